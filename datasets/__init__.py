@@ -1,0 +1,1 @@
+"""Unpaired datasets: folders, the synthetic demo set, transforms and the named zoo."""

@@ -1,0 +1,1 @@
+"""Networks, losses and training objectives: CUT/FastCUT and the CoopInit stage."""

@@ -1,0 +1,290 @@
+"""Typed configuration: dataclasses loaded from YAML, with dotted ``--set`` overrides.
+
+Only ``build_*`` functions read these objects; networks and losses take plain arguments.
+An unknown key or a value of the wrong type is a :class:`ConfigError` naming the dotted path.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from translate.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass
+class SyntheticConfig:
+    """The procedurally generated ``demo`` dataset (datasets/synthetic.py)."""
+
+    size: int = 64  # side of the generated square images, in pixels
+    n_train: int = 400  # images per domain in trainA / trainB
+    n_test: int = 64  # images per domain in testA / testB (testA also gets paired ground truth)
+    n_modes: int = 3  # texture styles in domain B (its modes; labels are written for the test split)
+    seed: int = 0  # everything generated is a pure function of this seed
+
+
+@dataclass
+class DataConfig:
+    root: str = ""  # dataset folder (trainA/trainB/...); set from the DATASET argument of `translate train`
+    domain_a: str = ""  # alternatively two arbitrary folders, one per domain
+    domain_b: str = ""
+    preprocess: str = "resize_and_crop"  # resize_and_crop | crop | scale_width | scale_width_and_crop | none
+    load_size: int = 286  # resize target before cropping
+    crop_size: int = 256  # training crop
+    flip: bool = True  # random horizontal flip
+    jitter_off_in_decay: bool = True  # as in the CUT reference: load_size = crop_size during LR decay
+    batch_size: int = 1
+    num_workers: int = 0  # DataLoader worker processes; 0 loads in the main process
+    pin_memory: bool = True  # only used on CUDA
+    max_images: int = 0  # cap per domain (0 = all)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class ModelConfig:
+    ngf: int = 64  # generator width
+    ndf: int = 64  # discriminator width
+    n_blocks: int = 9  # residual blocks in G
+    n_layers_d: int = 3  # strided conv layers in the PatchGAN (3 = 70x70 receptive field)
+    antialias: bool = True  # blur-pool downsampling in G and D (CUT default)
+    antialias_up: bool = True  # [1,3,3,1] blur upsampling in G (CUT default); False = ConvTranspose
+    init_gain: float = 0.02  # xavier init gain
+    gan_mode: str = "lsgan"  # lsgan | vanilla | nonsaturating | hinge
+    lambda_gan: float = 1.0
+    lambda_nce: float = 1.0
+    nce_idt: bool = True  # identity NCE on (real_b, G(real_b)); CUT on, FastCUT off
+    nce_layers: list[str] = field(default_factory=lambda: ["input", "down1", "down2", "block1", "block5"])
+    nce_t: float = 0.07  # PatchNCE temperature
+    num_patches: int = 256  # patches sampled per layer
+    netf_nc: int = 256  # width of F's MLP heads
+    flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 0  # total optimisation steps (0 = derive from epochs and the size of domain A)
+    decay_steps: int = 0  # the last decay_steps decay the LR linearly to zero
+    epochs: float = 0.0  # alternative to steps: passes over domain A
+    decay_epochs: float = 0.0
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    precision: str = "auto"  # auto (fp32 on CPU, bf16 on GPUs that support it) | fp32 | bf16 | fp16
+    channels_last: bool = False
+    compile: bool = False
+    ema: float = 0.0  # decay of an exponential moving average of G (0 = off)
+    log_every: int = 10  # steps between log.jsonl records
+    sample_every: int = 500  # steps between sample grids (0 = only at the end)
+    ckpt_every: int = 1000  # steps between writes of ckpt/latest.pt
+    keep_every: int = 0  # also keep ckpt/step_N.pt every N steps (0 = never)
+    n_samples: int = 4  # images in each sample grid
+    threads: int = 0  # torch intra-op threads on CPU (0 = torch default)
+
+
+@dataclass
+class Config:
+    preset: str = "cut"  # name of the preset this run started from
+    dataset: str = ""  # what the user typed as DATASET (demo, a folder, a zoo name)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building a Config from dicts, with validation
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ints are accepted where floats are expected."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping of {tp.__name__} fields, got {value!r}")
+        return _from_dict(tp, value, path)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, path)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{path}: unexpected value {value!r}")
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list of {_type_name(item_tp)}, got {value!r}")
+        return [_coerce(v, item_tp, f"{path}[{i}]") for i, v in enumerate(value)]
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _from_dict(cls: type, data: dict, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in hints:
+            raise ConfigError(f"unknown config key '{path}' (expected one of: {', '.join(names)})")
+        kwargs[key] = _coerce(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict) -> Config:
+    cfg = _from_dict(Config, data or {})
+    validate(cfg)
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML files, presets and --set overrides
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """A path to a YAML file, or the name of a preset in configs/ (``cut``, ``fastcut``, ``demo`` ...)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    preset = CONFIG_DIR / f"{name_or_path}.yaml"
+    if preset.is_file():
+        return preset
+    presets = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    raise ConfigError(f"config file '{name_or_path}' not found (give a YAML path or a preset: {presets})")
+
+
+def load_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: '{k}' is not a section")
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``model.ngf=32`` -> ("model.ngf", 32); values are parsed as YAML scalars or lists."""
+    if "=" not in text:
+        raise ConfigError(f"--set '{text}': expected key=value, e.g. --set model.ngf=32")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...] = (), base: dict | None = None) -> Config:
+    """Preset or YAML file, then ``--set`` overrides, validated. ``base`` (e.g. a run's saved config) goes first."""
+    data: dict = dict(base or {})
+    if config:
+        path = resolve_config_path(config)
+        file_data = load_yaml(path)
+        data = merge(data, file_data)
+        data.setdefault("preset", path.stem)
+    for text in overrides:
+        key, value = parse_override(text)
+        _set_dotted(data, key, value)
+    return config_from_dict(data)
+
+
+def save_config(cfg: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# Semantic checks beyond types
+
+_CHOICES = {
+    "data.preprocess": ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
+    "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
+    "train.precision": ("auto", "fp32", "bf16", "fp16"),
+}
+
+
+def _get(cfg: Config, dotted: str) -> Any:
+    node: Any = cfg
+    for k in dotted.split("."):
+        node = getattr(node, k)
+    return node
+
+
+def validate(cfg: Config) -> None:
+    for dotted, choices in _CHOICES.items():
+        value = _get(cfg, dotted)
+        if value not in choices:
+            raise ConfigError(f"{dotted}: expected one of {', '.join(choices)}, got {value!r}")
+    positive = ["data.load_size", "data.crop_size", "data.batch_size", "model.ngf", "model.ndf",
+                "model.num_patches", "model.netf_nc", "data.synthetic.size"]
+    for dotted in positive:
+        if _get(cfg, dotted) <= 0:
+            raise ConfigError(f"{dotted}: expected a positive integer, got {_get(cfg, dotted)!r}")
+    for dotted in ["model.n_blocks", "data.num_workers", "train.steps", "train.decay_steps", "train.ckpt_every",
+                   "train.sample_every", "train.keep_every", "train.log_every", "data.max_images"]:
+        if _get(cfg, dotted) < 0:
+            raise ConfigError(f"{dotted}: expected zero or more, got {_get(cfg, dotted)!r}")
+    if cfg.data.crop_size > cfg.data.load_size and cfg.data.preprocess in ("resize_and_crop", "scale_width_and_crop"):
+        raise ConfigError(f"data.crop_size ({cfg.data.crop_size}) must not exceed data.load_size ({cfg.data.load_size})")
+    for name in cfg.model.nce_layers:
+        block = int(name[5:]) if name.startswith("block") and name[5:].isdigit() else None
+        if name not in ("input", "down1", "down2") and (block is None or not 1 <= block <= cfg.model.n_blocks):
+            raise ConfigError(f"model.nce_layers: unknown layer {name!r} (expected input, down1, down2 "
+                              f"or block1..block{cfg.model.n_blocks})")
+    if not 0.0 <= cfg.train.ema < 1.0:
+        raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
+    if cfg.train.lr <= 0:
+        raise ConfigError(f"train.lr: expected a positive learning rate, got {cfg.train.lr!r}")
