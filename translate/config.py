@@ -6,6 +6,7 @@ An unknown key or a value of the wrong type is a :class:`ConfigError` naming the
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import yaml
 
 from translate.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(importlib.import_module("translate.configs").__file__).resolve().parent  # the YAML presets
 
 
 @dataclass

@@ -1,0 +1,134 @@
+"""CUT and FastCUT: contrastive unpaired translation (Park, Efros, Zhang, Zhu; ECCV 2020).
+
+The model holds the networks (G, D, F) and the loss math; the trainer owns the loop. CUT and FastCUT
+are presets in configs/, not code branches.
+
+One deliberate difference from the reference code: the NCE keys for real_a (and real_b) are the
+activations of G's own forward pass on those images, detached, instead of a second encoder pass.
+The values are identical because the keys are detached in the loss anyway.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from translate.models.losses import gan_loss, multilayer_nce_loss
+from translate.models.networks import PatchDiscriminator, PatchSampler, ResnetGenerator
+
+
+@dataclass
+class StepOutputs:
+    """Tensors shared by the phases of one training step."""
+
+    real_a: Tensor  # (B, 3, H, W)
+    real_b: Tensor  # (B, 3, H, W)
+    fake_b: Tensor  # G(real_a), possibly computed on a flipped real_a (flip equivariance)
+    idt_b: Tensor | None = None  # G(real_b) when identity NCE is on
+    feat_k: list[Tensor] = field(default_factory=list)  # detached encoder features of real_a, per NCE layer
+    feat_k_idt: list[Tensor] = field(default_factory=list)  # same for real_b
+    flipped: bool = False  # whether this step ran G on horizontally flipped inputs
+
+
+class CUTModel(nn.Module):
+    """G, D and F with the CUT objectives; phases D then G, as in the reference."""
+
+    phases = ("D", "G")
+
+    def __init__(self, G: ResnetGenerator, D: nn.Module, F: PatchSampler, *, nce_layers: list[str],
+                 lambda_gan: float = 1.0, lambda_nce: float = 1.0, nce_idt: bool = True, nce_t: float = 0.07,
+                 num_patches: int = 256, gan_mode: str = "lsgan", flip_equivariance: bool = False):
+        super().__init__()
+        self.G, self.D, self.F = G, D, F
+        self.nce_layers = list(nce_layers)  # encoder roles whose features enter PatchNCE
+        self.lambda_gan = lambda_gan  # weight of G's adversarial loss
+        self.lambda_nce = lambda_nce  # weight of PatchNCE (0 turns NCE off)
+        self.nce_idt = nce_idt  # identity NCE on (real_b, G(real_b))
+        self.nce_t = nce_t  # softmax temperature τ
+        self.num_patches = num_patches  # patches per layer
+        self.gan_mode = gan_mode
+        self.flip_equivariance = flip_equivariance  # FastCUT: random flips, undone on the queries
+
+    def phase_parameters(self, phase: str) -> list[nn.Parameter]:
+        if phase == "D":
+            return list(self.D.parameters())
+        if phase == "G":
+            return list(self.G.parameters()) + list(self.F.parameters())
+        raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
+
+    def _wants_nce(self) -> bool:
+        return self.lambda_nce > 0
+
+    def forward(self, batch: dict) -> StepOutputs:
+        """The shared forward: one G pass over real_a (and real_b), keeping NCE key features."""
+        real_a, real_b = batch["a"], batch["b"]
+        use_idt = self.nce_idt and self._wants_nce()
+        real = torch.cat([real_a, real_b]) if use_idt else real_a
+        flipped = self.flip_equivariance and self.training and random.random() < 0.5
+        if flipped:
+            real = torch.flip(real, dims=[3])
+        layers = self.nce_layers if self._wants_nce() else []
+        fake, feats = self.G(real, layers=layers) if layers else (self.G(real), [])
+        n = real_a.shape[0]
+        if flipped and layers:
+            # Keys must come from the unflipped images, as in the reference: one extra encoder pass here.
+            with torch.no_grad():
+                feats = self.G.encode(torch.flip(real, dims=[3]), layers)
+        feats = [f.detach() for f in feats]
+        return StepOutputs(
+            real_a=real_a, real_b=real_b, fake_b=fake[:n], idt_b=fake[n:] if use_idt else None,
+            feat_k=[f[:n] for f in feats], feat_k_idt=[f[n:] for f in feats] if use_idt else [],
+            flipped=flipped,
+        )
+
+    def nce_loss(self, feat_k: list[Tensor], target: Tensor, flipped: bool) -> Tensor:
+        """PatchNCE between detached keys of the source and queries from G's encoder on ``target``."""
+        feat_q = self.G.encode(target, self.nce_layers)
+        if flipped:
+            feat_q = [torch.flip(f, dims=[3]) for f in feat_q]
+        samples_k, patch_ids = self.F(feat_k, self.num_patches)
+        samples_q, _ = self.F(feat_q, self.num_patches, patch_ids)
+        return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t)
+
+    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> dict[str, Tensor]:
+        if phase == "D":
+            pred_fake = self.D(out.fake_b.detach())
+            pred_real = self.D(out.real_b)
+            loss_fake = gan_loss(pred_fake, False, self.gan_mode)
+            loss_real = gan_loss(pred_real, True, self.gan_mode)
+            return {"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real}
+        if phase == "G":
+            losses = {}
+            if self.lambda_gan > 0:
+                pred = self.D(out.fake_b)
+                losses["G/gan"] = self.lambda_gan * gan_loss(pred, True, self.gan_mode, for_discriminator=False)
+            if self._wants_nce():
+                nce = self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped)
+                if out.idt_b is not None:
+                    nce_y = self.lambda_nce * self.nce_loss(out.feat_k_idt, out.idt_b, out.flipped)
+                    losses["G/nce_idt"] = 0.5 * nce_y
+                    nce = 0.5 * nce
+                losses["G/nce"] = nce
+            return losses
+        raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
+
+    @torch.no_grad()
+    def translate(self, a: Tensor) -> Tensor:
+        return self.G(a)
+
+
+def build_generator(m) -> ResnetGenerator:
+    """G from a ModelConfig (or the ``model`` dict of a checkpoint's config)."""
+    return ResnetGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up)
+
+
+def build_model(m) -> CUTModel:
+    """A CUTModel from a ModelConfig; every network is built eagerly and initialised."""
+    G = build_generator(m)
+    D = PatchDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, antialias=m.antialias)
+    F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain)
+    return CUTModel(G, D, F, nce_layers=m.nce_layers, lambda_gan=m.lambda_gan, lambda_nce=m.lambda_nce,
+                    nce_idt=m.nce_idt, nce_t=m.nce_t, num_patches=m.num_patches, gan_mode=m.gan_mode,
+                    flip_equivariance=m.flip_equivariance)

@@ -1,0 +1,72 @@
+import pytest
+
+from translate.config import Config, config_from_dict, config_to_dict, load_config, parse_override
+from translate.errors import ConfigError
+
+
+def test_defaults_are_the_cut_reference():
+    cfg = Config()
+    assert (cfg.model.ngf, cfg.model.n_blocks, cfg.model.nce_t, cfg.model.num_patches) == (64, 9, 0.07, 256)
+    assert (cfg.train.lr, cfg.train.beta1, cfg.data.crop_size, cfg.data.load_size) == (2e-4, 0.5, 256, 286)
+
+
+@pytest.mark.parametrize("preset", ["cut", "fastcut", "demo", "smoke"])
+def test_presets_load(preset):
+    cfg = load_config(preset)
+    assert cfg.preset == preset
+
+
+def test_fastcut_preset_differs_as_in_the_paper():
+    cut, fast = load_config("cut"), load_config("fastcut")
+    assert (cut.model.nce_idt, cut.model.lambda_nce, cut.model.flip_equivariance) == (True, 1.0, False)
+    assert (fast.model.nce_idt, fast.model.lambda_nce, fast.model.flip_equivariance) == (False, 10.0, True)
+    assert (cut.train.epochs, cut.train.decay_epochs, fast.train.epochs, fast.train.decay_epochs) == (400, 200, 200, 50)
+
+
+def test_dotted_overrides_are_typed():
+    cfg = load_config("cut", ["model.ngf=32", "train.lr=1e-3", "data.flip=false", "model.nce_layers=[input, down1]"])
+    assert cfg.model.ngf == 32 and cfg.train.lr == 1e-3 and cfg.data.flip is False
+    assert cfg.model.nce_layers == ["input", "down1"]
+
+
+def test_int_accepted_for_float():
+    assert load_config(None, ["train.lr=1"]).train.lr == 1.0
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.ngff=3", "unknown config key 'model.ngff'"),
+    ("modle.ngf=3", "unknown config key 'modle'"),
+    ("model.ngf=abc", "model.ngf: expected an integer, got 'abc'"),
+    ("data.flip=3", "data.flip: expected true or false"),
+    ("model.gan_mode=wgan", "model.gan_mode: expected one of lsgan"),
+    ("model.ngf=0", "model.ngf: expected a positive integer"),
+    ("model.nce_layers=[input, block12]", "model.nce_layers: unknown layer 'block12'"),
+    ("train.ema=1.5", "train.ema"),
+    ("data.crop_size=512", "data.crop_size (512) must not exceed data.load_size (286)"),
+])
+def test_bad_values_name_the_dotted_path(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config("cut", [override])
+    assert message in str(err.value)
+
+
+def test_override_needs_equals():
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_override("model.ngf")
+
+
+def test_unknown_preset_lists_presets():
+    with pytest.raises(ConfigError, match="fastcut"):
+        load_config("nope")
+
+
+def test_bad_yaml_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(bad))
+
+
+def test_round_trip_through_dict():
+    cfg = load_config("fastcut", ["model.ngf=16"])
+    assert config_from_dict(config_to_dict(cfg)) == cfg

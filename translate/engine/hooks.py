@@ -1,0 +1,112 @@
+"""Periodic work around the step loop (detectron2-style hooks): logging, progress, samples, checkpoints.
+
+Each hook sees the trainer after every step and at the end; only rank 0 gets hooks that write files.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from torchvision.utils import make_grid
+
+from translate.datasets.imageio import save_image
+from translate.engine.progress import Progress
+
+
+class Hook:
+    def after_step(self, trainer, logs: dict[str, float]) -> None:
+        pass
+
+    def after_train(self, trainer) -> None:
+        pass
+
+
+class LogHook(Hook):
+    """Averages the step logs over ``every`` steps and appends one JSON record per interval to log.jsonl."""
+
+    def __init__(self, path: Path, every: int):
+        self.path, self.every = path, max(1, every)
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.t_last = time.perf_counter()
+
+    def after_step(self, trainer, logs):
+        for k, v in logs.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.count += 1
+        if trainer.step % self.every == 0 or trainer.step == trainer.total_steps:
+            self.flush(trainer)
+
+    def flush(self, trainer):
+        if not self.count:
+            return
+        now = time.perf_counter()
+        record = {"step": trainer.step, "stage": trainer.stage.name, "lr": trainer.current_lr,
+                  "steps_per_s": round(self.count / max(now - self.t_last, 1e-9), 4)}
+        record.update({k: round(v / self.count, 6) for k, v in self.sums.items()})
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        self.sums, self.count, self.t_last = {}, 0, now
+
+    def after_train(self, trainer):
+        self.flush(trainer)
+
+
+class ProgressHook(Hook):
+    """The progress line: step, steps/s, time left, and a running mean of each loss."""
+
+    def __init__(self, total: int, start: int, every: int):
+        self.progress = Progress(total, start=start, every=every)
+        self.ema: dict[str, float] = {}
+
+    def after_step(self, trainer, logs):
+        for k, v in logs.items():
+            self.ema[k] = v if k not in self.ema else 0.9 * self.ema[k] + 0.1 * v
+        shown = {k: v for k, v in self.ema.items() if "/" in k and not k.startswith("time")}
+        self.progress.update(trainer.step, shown)
+
+    def after_train(self, trainer):
+        self.progress.close()
+
+
+class SampleHook(Hook):
+    """Writes samples/step_N.png: one row per fixed input image, columns as the stage defines them."""
+
+    def __init__(self, folder: Path, images: torch.Tensor, every: int):
+        self.folder, self.images, self.every = folder, images, every
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def after_step(self, trainer, logs):
+        if self.every and trainer.step % self.every == 0:
+            self.write(trainer)
+
+    def after_train(self, trainer):
+        if not (self.folder / f"step_{trainer.step}.png").exists():
+            self.write(trainer)
+
+    def write(self, trainer) -> Path:
+        columns = trainer.sample_columns(self.images.to(trainer.device))
+        n = self.images.shape[0]
+        rows = torch.stack(columns, dim=1).reshape(n * len(columns), *self.images.shape[1:])  # (n*cols, 3, H, W)
+        grid = make_grid(rows.float().cpu(), nrow=len(columns), padding=2, pad_value=1.0)
+        path = self.folder / f"step_{trainer.step}.png"
+        save_image(grid, path)
+        return path
+
+
+class CheckpointHook(Hook):
+    """Writes ckpt/latest.pt every ``every`` steps and at the end; ckpt/step_N.pt every ``keep_every``."""
+
+    def __init__(self, folder: Path, every: int, keep_every: int):
+        self.folder, self.every, self.keep_every = folder, every, keep_every
+
+    def after_step(self, trainer, logs):
+        if self.every and trainer.step % self.every == 0:
+            trainer.save(self.folder / "latest.pt")
+        if self.keep_every and trainer.step % self.keep_every == 0:
+            trainer.save(self.folder / f"step_{trainer.step}.pt")
+
+    def after_train(self, trainer):
+        trainer.save(self.folder / "latest.pt")

@@ -1,0 +1,28 @@
+"""Optimisers (Adam per phase) and the constant-then-linear-decay learning-rate schedule of CUT/CycleGAN.
+
+The schedule is a pure function of the step, so resuming needs no scheduler state.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
+    """1 for the first ``total - decay`` steps, then linear to 0 at ``total`` (the reference's 'linear' policy)."""
+    if decay_steps <= 0:
+        return 1.0
+    start = total_steps - decay_steps
+    if step < start:
+        return 1.0
+    return max(0.0, 1.0 - (step - start) / float(decay_steps + 1))
+
+
+def build_optimizers(model, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per phase of ``model`` (e.g. D and G+F for CUT)."""
+    return {phase: torch.optim.Adam(model.phase_parameters(phase), lr=lr, betas=betas) for phase in model.phases}
+
+
+def set_lr(optimizers: dict[str, torch.optim.Optimizer], lr: float) -> None:
+    for opt in optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] = lr

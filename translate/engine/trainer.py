@@ -1,0 +1,227 @@
+"""The step loop: stages, phases, optimisers, LR schedule, AMP, EMA, and hooks for periodic work.
+
+Progress is counted in steps. Everything a step draws at random comes from the step index (data) or from
+RNG states saved in the checkpoint (patch sampling, flips), so ``--resume`` continues exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import signal
+import threading
+from pathlib import Path
+
+import torch
+
+from translate.checkpoint import FORMAT, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from translate.config import Config, config_to_dict, save_config
+from translate.datasets.sources import resolve_source
+from translate.datasets.folder import build_dataset, build_loader, fixed_images, resolve_layout
+from translate.engine.device import autocast, resolve_device, resolve_precision
+from translate.engine.ema import build_ema, update_ema
+from translate.engine.hooks import CheckpointHook, LogHook, ProgressHook, SampleHook
+from translate.engine.optim import build_optimizers, lr_factor, set_lr
+from translate.engine.stages import build_stages, stage_at
+from translate.errors import CheckpointError, ConfigError, DataError
+from translate.models.cut import build_model
+
+log = logging.getLogger(__name__)
+
+
+def resolve_schedule(train, n_a: int, global_batch: int) -> tuple[int, int]:
+    """(total_steps, decay_steps) from train.steps, or from train.epochs over domain A."""
+    if train.steps > 0:
+        total, decay = train.steps, train.decay_steps
+    elif train.epochs > 0:
+        per_epoch = math.ceil(n_a / global_batch)
+        total = math.ceil(train.epochs * per_epoch)
+        decay = math.ceil(train.decay_epochs * per_epoch)
+    else:
+        raise ConfigError("train.steps: set a number of steps (or train.epochs), e.g. --set train.steps=1000")
+    if decay > total:
+        raise ConfigError(f"train.decay_steps ({decay}) exceeds the total number of steps ({total})")
+    return total, decay
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, rank: int = 0, world_size: int = 1):
+        self.run_dir = Path(run_dir)
+        self.rank, self.world_size = rank, world_size
+        self.device = resolve_device(cfg.train.device)
+        self.dtype = resolve_precision(cfg.train.precision, self.device)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        torch.manual_seed(cfg.train.seed)
+        cfg = resolve_source(cfg)
+        self.dataset = build_dataset(cfg.data, split="train", seed=cfg.train.seed)
+        total, decay = resolve_schedule(cfg.train, self.dataset.n_a, cfg.data.batch_size * world_size)
+        self.cfg = cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=total, decay_steps=decay))
+        self.total_steps, self.decay_steps = total, decay
+        if cfg.data.jitter_off_in_decay and decay > 0:
+            self.dataset.no_jitter_from = (total - decay) * cfg.data.batch_size * world_size
+
+        self.networks = build_model(cfg.model).to(self.device)
+        if cfg.train.channels_last:
+            self.networks.to(memory_format=torch.channels_last)
+        self.G_ema = build_ema(self.networks.G) if cfg.train.ema > 0 else None
+        self.stages = build_stages(cfg, self.networks, total)
+        self.step = 0
+        self.stage = stage_at(self.stages, 0)
+        self.optimizers = self._build_optimizers()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
+        if resume:
+            self.load(self.run_dir / "ckpt" / "latest.pt")
+        self.current_lr = cfg.train.lr * lr_factor(self.step, total, decay)
+        self.loader = build_loader(self.dataset, cfg.data, start_step=self.step, rank=rank, world_size=world_size,
+                                   device_type=self.device.type)
+        self.hooks = self._build_hooks() if rank == 0 else []
+        self._stop_requested = False
+
+    # ------------------------------------------------------------------ setup
+    def _build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        t = self.cfg.train
+        return build_optimizers(self.stage.model, t.lr, (t.beta1, t.beta2))
+
+    def _sample_images(self) -> torch.Tensor:
+        d = self.cfg.data
+        try:
+            files_a, _ = resolve_layout(d.root or None, d.domain_a or None, d.domain_b or None, split="test")
+        except DataError:
+            files_a = self.dataset.files_a
+        return fixed_images(files_a, self.cfg.train.n_samples, d.crop_size)
+
+    def _build_hooks(self) -> list:
+        t = self.cfg.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(self.cfg, self.run_dir / "config.yaml")
+        return [
+            LogHook(self.run_dir / "log.jsonl", t.log_every),
+            ProgressHook(self.total_steps, self.step, t.log_every),
+            SampleHook(self.run_dir / "samples", self._sample_images(), t.sample_every),
+            CheckpointHook(self.run_dir / "ckpt", t.ckpt_every, t.keep_every),
+        ]
+
+    # ------------------------------------------------------------------ one step
+    def _toggle(self, phase: str) -> None:
+        """Only the current phase's parameters collect gradients (stylegan3-style)."""
+        model = self.stage.model
+        for name in model.phases:
+            for p in model.phase_parameters(name):
+                p.requires_grad_(name == phase)
+
+    def _to_device(self, batch: dict) -> dict:
+        fmt = torch.channels_last if self.cfg.train.channels_last else torch.contiguous_format
+        return {k: v.to(self.device, non_blocking=True, memory_format=fmt) if torch.is_tensor(v) else v
+                for k, v in batch.items()}
+
+    def train_step(self, batch: dict) -> dict[str, float]:
+        model = self.stage.model
+        model.train()
+        self.current_lr = self.cfg.train.lr * lr_factor(self.step, self.total_steps, self.decay_steps)
+        set_lr(self.optimizers, self.current_lr)
+        batch = self._to_device(batch)
+        self._toggle(model.phases[-1])  # the shared forward runs G, which the last phase trains
+        with autocast(self.device, self.dtype):
+            out = model(batch)
+        logs: dict[str, float] = {}
+        for phase in model.phases:
+            self._toggle(phase)
+            with autocast(self.device, self.dtype):
+                losses = model.phase_losses(phase, batch, out)
+            total = sum(v for k, v in losses.items() if not k.startswith("~"))
+            opt = self.optimizers[phase]
+            opt.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            self.scaler.step(opt)
+            logs.update({k.lstrip("~"): float(v.detach()) for k, v in losses.items()})
+        self.scaler.update()
+        if self.G_ema is not None:
+            update_ema(self.G_ema, self.networks.G, self.cfg.train.ema)
+        logs.update(getattr(out, "diagnostics", None) or {})
+        return logs
+
+    @torch.no_grad()
+    def sample_columns(self, a: torch.Tensor) -> list[torch.Tensor]:
+        G = self.G_ema if self.G_ema is not None else self.networks.G
+        columns = getattr(self.stage.model, "sample_columns", None)
+        return columns(a, G) if columns else [a, G(a)]
+
+    # ------------------------------------------------------------------ loop
+    def _switch_stage_if_needed(self) -> None:
+        stage = stage_at(self.stages, self.step)
+        if stage is not self.stage:
+            log.info("step %d: switching from stage %r to %r (optimiser states reset)", self.step, self.stage.name,
+                     stage.name)
+            self.stage = stage
+            self.optimizers = self._build_optimizers()
+            on_enter = getattr(stage.model, "on_stage_start", None)
+            if on_enter:
+                on_enter(self)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        log.warning("Ctrl-C: finishing this step, saving a checkpoint and stopping (press again to abort)")
+
+    def fit(self) -> bool:
+        """Train to the end; returns False when stopped early by Ctrl-C (after saving a checkpoint)."""
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            batches = iter(self.loader)
+            while self.step < self.total_steps and not self._stop_requested:
+                self._switch_stage_if_needed()
+                logs = self.train_step(next(batches))
+                self.step += 1
+                for hook in self.hooks:
+                    hook.after_step(self, logs)
+            for hook in self.hooks:
+                hook.after_train(self)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return not self._stop_requested
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        models = {"G": self.networks.G.state_dict(), "D": self.networks.D.state_dict(),
+                  "F": self.networks.F.state_dict()}
+        if self.G_ema is not None:
+            models["G_ema"] = self.G_ema.state_dict()
+        return {
+            "format": FORMAT, "stage": self.stage.name, "step": self.step, "config": config_to_dict(self.cfg),
+            "models": models, "optim": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "sched": {"policy": "constant_then_linear", "total_steps": self.total_steps,
+                      "decay_steps": self.decay_steps, "lr": self.current_lr},
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "rng": capture_rng(),
+        }
+
+    def save(self, path: Path) -> Path:
+        return save_checkpoint(self.state_dict(), path)
+
+    def load(self, path: Path) -> None:
+        state = load_checkpoint(path, map_location=self.device)
+        for name in ("G", "D", "F"):
+            getattr(self.networks, name).load_state_dict(state["models"][name])
+        if self.G_ema is not None and "G_ema" in state["models"]:
+            self.G_ema.load_state_dict(state["models"]["G_ema"])
+        self.step = int(state["step"])
+        # Keep the checkpoint's own stage: a file written on the last step of a stage resumes there, and the
+        # loop then switches exactly as an uninterrupted run would (optimiser reset, on_stage_start).
+        by_name = {s.name: s for s in self.stages}
+        if state["stage"] not in by_name:
+            raise CheckpointError(f"{path}: stage {state['stage']!r} is not part of this run's config "
+                                  f"(stages: {', '.join(by_name)})")
+        self.stage = by_name[state["stage"]]
+        self.optimizers = self._build_optimizers()
+        for phase, opt_state in state["optim"].items():
+            if phase in self.optimizers:
+                self.optimizers[phase].load_state_dict(opt_state)
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        restore_rng(state["rng"])
+        log.info("resumed from %s at step %d (stage %s)", path, self.step, self.stage.name)
