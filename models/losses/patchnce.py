@@ -1,0 +1,60 @@
+"""PatchNCE loss of CUT/FastCUT.
+
+Park et al., "Contrastive Learning for Unpaired Image-to-Image Translation" (ECCV
+2020): each output patch (query) must pick the input patch at the same location
+(positive key) out of the other locations of the same image (negatives), an InfoNCE
+cross-entropy with temperature tau.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+# Logit for a query against its own key among the negatives. The positive already
+# appears in column 0, so the diagonal is pushed to exp(-10/tau) ~ 0, as in the reference.
+_DIAGONAL_LOGIT = -10.0
+
+
+def patchnce_loss(feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, tau: float = 0.07) -> torch.Tensor:
+    """Per-patch PatchNCE loss, shape (B*P,).
+
+    Args:
+        feat_q: (B*P, D) query embeddings (from G's output), rows ordered image by image.
+        feat_k: (B*P, D) key embeddings at the same locations (from G's input); detached
+            here so that no gradient flows through the keys.
+        batch_size: B; negatives come only from the same image, which the CUT paper
+            found better than drawing them from the whole batch.
+        tau: temperature.
+    """
+    if feat_q.shape != feat_k.shape or feat_q.dim() != 2:
+        raise ValueError(f"feat_q {tuple(feat_q.shape)} and feat_k {tuple(feat_k.shape)} must both be (B*P, D)")
+    n, dim = feat_q.shape
+    if batch_size < 1 or n % batch_size:
+        raise ValueError(f"{n} patches cannot be split into batch_size={batch_size} images")
+    feat_k = feat_k.detach()
+    l_pos = (feat_q * feat_k).sum(dim=1, keepdim=True)  # (B*P, 1)
+
+    q = feat_q.view(batch_size, -1, dim)  # (B, P, D)
+    k = feat_k.view(batch_size, -1, dim)  # (B, P, D)
+    p = q.shape[1]
+    l_neg = torch.bmm(q, k.transpose(1, 2))  # (B, P, P)
+    eye = torch.eye(p, dtype=torch.bool, device=feat_q.device)[None]  # (1, P, P)
+    l_neg = l_neg.masked_fill(eye, _DIAGONAL_LOGIT).view(n, p)  # (B*P, P)
+
+    logits = torch.cat([l_pos, l_neg], dim=1) / tau  # (B*P, 1+P)
+    target = torch.zeros(n, dtype=torch.long, device=feat_q.device)
+    return F.cross_entropy(logits, target, reduction="none")
+
+
+def multilayer_nce_loss(
+    feats_q: Sequence[torch.Tensor], feats_k: Sequence[torch.Tensor], batch_size: int, tau: float = 0.07
+) -> torch.Tensor:
+    """Mean over layers of the mean per-patch PatchNCE loss (a scalar)."""
+    if len(feats_q) != len(feats_k) or not feats_q:
+        raise ValueError(
+            f"need the same, non-zero number of query and key layers; got {len(feats_q)} and {len(feats_k)}"
+        )
+    per_layer = [patchnce_loss(q, k, batch_size, tau).mean() for q, k in zip(feats_q, feats_k)]
+    return torch.stack(per_layer).mean()

@@ -1,0 +1,83 @@
+"""Patch sampler and projection head F of CUT/FastCUT.
+
+Park et al., "Contrastive Learning for Unpaired Image-to-Image Translation" (ECCV
+2020): PatchNCE compares G's encoder features at the same spatial locations of the
+input and the output. F picks those locations and projects each feature vector through
+a per-layer two-layer MLP onto the unit sphere (as in SimCLR).
+
+Unlike the reference, the MLPs are built in the constructor from the known channel
+counts (``ResnetGenerator.feature_channels``), so F's parameters exist before the first
+batch and the optimiser can be created up front.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from translate.models.networks.init import init_weights
+
+_EPS = 1e-7  # added to the norm, as in the reference Normalize layer
+
+
+def l2_normalize(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """x / (||x||_2 + 1e-7) along ``dim``."""
+    return x / (x.pow(2).sum(dim, keepdim=True).sqrt() + _EPS)
+
+
+class PatchSampler(nn.Module):
+    """F: a list of (B, C_l, H_l, W_l) feature maps -> a list of unit-norm patch embeddings."""
+
+    def __init__(
+        self,
+        in_channels: Sequence[int],  # channels of each NCE layer's feature map, in order
+        nc: int = 256,  # embedding size of every MLP's hidden and output layer
+        init_gain: float = 0.02,  # Xavier-normal gain for the MLP weights
+    ) -> None:
+        super().__init__()
+        self.nc = nc
+        self.mlps = nn.ModuleList(
+            nn.Sequential(nn.Linear(c, nc), nn.ReLU(inplace=True), nn.Linear(nc, nc)) for c in in_channels
+        )
+        init_weights(self, init_gain)
+
+    def forward(
+        self,
+        feats: Sequence[torch.Tensor],
+        num_patches: int,
+        patch_ids: Sequence[torch.Tensor] | None = None,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Sample, project and normalise patches of each feature map.
+
+        Args:
+            feats: one (B, C_l, H_l, W_l) map per layer, matching ``in_channels``.
+            num_patches: locations per layer (capped at H_l*W_l); 0 means every location.
+            patch_ids: flat location indices per layer from an earlier call, so that
+                keys and queries are taken at the same places; None draws new ones.
+
+        Returns:
+            samples: per layer, (B*P, nc) rows ordered image by image, or (B, H*W, nc)
+                when ``num_patches`` is 0; each row has unit L2 norm.
+            patch_ids: per layer, the (P,) indices used (shared by all images).
+        """
+        if len(feats) != len(self.mlps):
+            raise ValueError(f"got {len(feats)} feature maps but F was built for {len(self.mlps)} layers")
+        if num_patches < 0:
+            raise ValueError(f"num_patches must be >= 0, got {num_patches}")
+        samples, used_ids = [], []
+        for i, (feat, mlp) in enumerate(zip(feats, self.mlps)):
+            B, C, H, W = feat.shape
+            flat = feat.permute(0, 2, 3, 1).flatten(1, 2)  # (B, H*W, C)
+            if num_patches == 0:
+                ids = torch.arange(H * W, device=feat.device)
+                x = flat  # (B, H*W, C)
+            else:
+                if patch_ids is not None:
+                    ids = patch_ids[i]
+                else:
+                    ids = torch.randperm(H * W, device=feat.device)[: min(num_patches, H * W)]
+                x = flat[:, ids, :].flatten(0, 1)  # (B*P, C)
+            samples.append(l2_normalize(mlp(x), dim=-1))
+            used_ids.append(ids)
+        return samples, used_ids
