@@ -92,8 +92,7 @@ def load_translator(path: str | Path, device: str | torch.device = "cpu", use_em
     With ``with_discriminator=True`` returns ``(G, cfg, D)``, D being None when the checkpoint has none.
     This is the only loader that apply, eval and the web demo use.
     """
-    from translate.models.cut import build_generator  # local: keeps `import translate.checkpoint` light
-    from translate.models.networks import PatchDiscriminator
+    from translate.models.cut import build_discriminator, build_generator  # local: keeps this import light
 
     state = load_checkpoint(path, map_location="cpu")
     cfg = checkpoint_config(state)
@@ -108,7 +107,7 @@ def load_translator(path: str | Path, device: str | torch.device = "cpu", use_em
         return G, cfg
     D = None
     if "D" in models:
-        D = PatchDiscriminator(ndf=cfg.model.ndf, n_layers=cfg.model.n_layers_d, antialias=cfg.model.antialias)
+        D = build_discriminator(cfg.model)
         D.load_state_dict(models["D"])
         D.to(device).eval().requires_grad_(False)
     return G, cfg, D

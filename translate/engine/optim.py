@@ -12,9 +12,9 @@ def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
     if decay_steps <= 0:
         return 1.0
     start = total_steps - decay_steps
-    if step < start:
-        return 1.0
-    return max(0.0, 1.0 - (step - start) / float(decay_steps + 1))
+    # As the reference's 'linear' policy: the first decaying step already runs at 1 - 1/(decay + 1), the last
+    # at 1/(decay + 1), so no step is wasted at a learning rate of zero.
+    return 1.0 - max(0, step + 1 - start) / float(decay_steps + 1)
 
 
 def build_optimizers(model, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
