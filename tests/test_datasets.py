@@ -103,7 +103,8 @@ def test_tensor_round_trip_and_save(tmp_path):
     assert np.array_equal(np.asarray(tensor_to_pil(t)), np.asarray(img))
     assert np.asarray(tensor_to_pil(torch.full((3, 2, 2), 5.0))).min() == 255  # clamped
     out = save_image(t, tmp_path / "sub" / "y.png")
-    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(img))
+    with Image.open(out) as saved:
+        assert np.array_equal(np.asarray(saved), np.asarray(img))
     with pytest.raises(ValueError, match="shape"):
         tensor_to_pil(torch.zeros(2, 3, 4, 4))
 

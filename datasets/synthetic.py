@@ -1,0 +1,276 @@
+"""The ``demo`` dataset: procedurally generated "horse -> zebra" scenes, offline and deterministic.
+
+Both domains draw the same kind of scene (sky and ground split by a tilted horizon, soft gradients,
+clouds, a little noise, and one or two four-legged "animals" standing on the ground). Only the animals'
+texture differs: plain brown/tan with mild shading in domain A, one of ``n_modes`` distinct patterns in
+domain B, picked uniformly per image. So a translator must re-texture the object and leave the background
+alone, and domain B is multi-modal with known labels (for diversity / mode-coverage checks).
+
+The test split also gets ``testA_gt/`` (each testA scene with its animals re-textured in mode
+``i % n_modes``; background untouched), ``testA_mask/`` and ``testB_mask/`` (object masks, 0/255), and
+``labels.json`` (the mode names, and the mode of each testB and testA_gt image).
+Every image is a pure function of (seed, domain, split, index): numpy and PIL only, no files or fonts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from translate.config import SyntheticConfig
+from translate.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+GENERATOR_VERSION = 1  # bump when the pictures change, so cached copies are regenerated
+MODE_NAMES = ("zebra_stripes", "red_yellow_checker", "blue_dots_on_white", "green_purple_diagonals",
+              "black_spots_on_cyan", "magenta_white_bands", "orange_navy_rings", "white_grid_on_black")
+_DOMAIN = {"A": 0, "B": 1}
+_SPLIT = {"train": 0, "test": 1}
+_COLOURS = {"white": (0.95, 0.95, 0.93), "black": (0.08, 0.08, 0.09), "red": (0.85, 0.10, 0.10),
+            "yellow": (0.97, 0.85, 0.15), "blue": (0.10, 0.25, 0.85), "green": (0.10, 0.70, 0.20),
+            "purple": (0.50, 0.10, 0.60), "cyan": (0.10, 0.80, 0.85), "magenta": (0.85, 0.15, 0.70),
+            "orange": (0.98, 0.55, 0.10), "navy": (0.10, 0.10, 0.40)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes: soft-edged alpha maps on the pixel grid (about one pixel of anti-aliasing)
+
+
+def _ellipse(xx, yy, x0, y0, ax, ay, angle=0.0):
+    c, s = np.cos(angle), np.sin(angle)
+    xr, yr = (xx - x0) * c + (yy - y0) * s, -(xx - x0) * s + (yy - y0) * c
+    q2 = (xr / ax) ** 2 + (yr / ay) ** 2
+    # (1 - q^2) / |grad q^2| approximates the signed distance to the outline in pixels.
+    grad = 2.0 * np.sqrt((xr / ax**2) ** 2 + (yr / ay**2) ** 2) + 1e-6
+    return np.clip((1.0 - q2) / grad + 0.5, 0.0, 1.0)
+
+
+def _bar(xx, yy, x0, half_w, top, bottom):
+    return np.clip(half_w - np.abs(xx - x0) + 0.5, 0, 1) * np.clip(np.minimum(yy - top, bottom - yy) + 0.5, 0, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scene parameters: every random number is drawn here, so one scene can be rendered in several styles
+
+
+def _sample_animal(rng, size, horizon, scale):
+    a = size * rng.uniform(*scale)  # body half-length, pixels
+    b = a * rng.uniform(0.45, 0.6)  # body half-height
+    legs = b * rng.uniform(1.3, 1.7)
+    feet = rng.uniform(min(horizon + 0.08 * size, 0.95 * size), 0.97 * size)
+    return {"cx": rng.uniform(0.15 * size, 0.85 * size), "cy": feet - 0.3 * b - legs, "a": a, "b": b,
+            "legs": legs, "facing": float(rng.choice([-1.0, 1.0])),
+            "tan": rng.uniform(0.0, 1.0), "tint": rng.uniform(-0.03, 0.03, 3),  # domain A colour
+            "period": rng.uniform(0.32, 0.45), "phase": rng.uniform(0, 1, 3)}  # domain B pattern
+
+
+def _sample_scene(rng, size):
+    horizon = size * rng.uniform(0.3, 0.6)
+    sky_top = np.array([0.30, 0.50, 0.85]) + rng.uniform(-0.08, 0.08, 3)
+    grass, dry = np.array([0.35, 0.60, 0.25]), np.array([0.70, 0.65, 0.40])
+    ground_far = grass + rng.uniform(0.0, 0.6) * (dry - grass) + rng.uniform(-0.05, 0.05, 3)
+    n_animals = 2 if rng.random() < 0.35 else 1
+    scale = (0.12, 0.2) if n_animals == 1 else (0.09, 0.14)
+    animals = sorted((_sample_animal(rng, size, horizon, scale) for _ in range(n_animals)),
+                     key=lambda an: an["cy"] + an["legs"])  # far animals first, near ones drawn on top
+    clouds = [(rng.uniform(0, size), rng.uniform(0, horizon), size * rng.uniform(0.1, 0.25),
+               size * rng.uniform(0.04, 0.08), rng.uniform(0.3, 0.7)) for _ in range(rng.integers(0, 3))]
+    return {"horizon": horizon, "tilt": rng.uniform(-0.15, 0.15), "sky_top": sky_top,
+            "sky_haze": rng.uniform(0.35, 0.65), "ground_far": ground_far, "ground_dark": rng.uniform(0.6, 0.8),
+            "ripple": rng.uniform(0, 2 * np.pi, 2), "clouds": clouds, "animals": animals,
+            "noise": rng.normal(0.0, 0.015, (size, size, 3))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _background(scene, xx, yy, size):
+    line = scene["horizon"] + scene["tilt"] * (xx - size / 2)  # (H, W) horizon height per column
+    t_sky = np.clip(yy / np.maximum(line, 1.0), 0, 1)[..., None]
+    sky = scene["sky_top"] + t_sky * scene["sky_haze"] * (1.0 - scene["sky_top"])
+    for x0, y0, ax, ay, opacity in scene["clouds"]:
+        sky = sky + (opacity * _ellipse(xx, yy, x0, y0, ax, ay))[..., None] * (1.0 - sky)
+    t_ground = np.clip((yy - line) / np.maximum(size - line, 1.0), 0, 1)[..., None]
+    ground = scene["ground_far"] * (1.0 - t_ground * (1.0 - scene["ground_dark"]))
+    p = scene["ripple"]
+    ground = ground * (1.0 + 0.04 * (np.sin(xx * 0.31 + p[0]) * np.sin(yy * 0.47 + p[1])))[..., None]
+    is_ground = np.clip(yy - line + 0.5, 0, 1)[..., None]
+    return sky * (1.0 - is_ground) + ground * is_ground
+
+
+def _animal_alpha(an, xx, yy):
+    cx, cy, a, b, f = an["cx"], an["cy"], an["a"], an["b"], an["facing"]
+    parts = [_ellipse(xx, yy, cx, cy, a, b),
+             _ellipse(xx, yy, cx + f * a * 0.85, cy - b * 0.7, a * 0.22, b * 0.7, f * 0.6),  # neck
+             _ellipse(xx, yy, cx + f * a * 1.1, cy - b * 1.3, a * 0.34, b * 0.36, f * 0.45),  # head
+             _ellipse(xx, yy, cx - f * a * 1.0, cy + b * 0.1, a * 0.32, max(a * 0.06, 0.7), -f * 1.0)]  # tail
+    half_w = max(0.09 * a, 0.8)
+    for dx in (-0.7, -0.45, 0.45, 0.7):
+        parts.append(_bar(xx, yy, cx + f * a * dx, half_w, cy + 0.3 * b, cy + 0.3 * b + an["legs"]))
+    return np.max(parts, axis=0)
+
+
+def _pattern(mode, u, v, an):
+    """(H, W, 3) colours of texture ``mode`` in the animal's own coordinates (u along the body, v down)."""
+    p, ph = an["period"], an["phase"]
+    if mode == 0:
+        t = np.sin(2 * np.pi * (u / p + 0.15 * np.sin(2 * np.pi * v * 1.2) + ph[0]))
+        pair = ("white", "black")
+    elif mode == 1:
+        t = np.sin(np.pi * (u / p + ph[0])) * np.sin(np.pi * (v / p + ph[1])) * 4
+        pair = ("red", "yellow")
+    elif mode == 2:
+        # Coarser than the other patterns: dots one pixel wide would read as a blue grid at 64 px.
+        du, dv = (u / (1.6 * p) + ph[0]) % 1.0 - 0.5, (v / (1.6 * p) + ph[1]) % 1.0 - 0.5
+        t, pair = 4.0 * (np.sqrt(du**2 + dv**2) - 0.3), ("white", "blue")
+    elif mode == 3:
+        t, pair = np.sin(2 * np.pi * ((u + v) / p + ph[0])), ("green", "purple")
+    elif mode == 4:
+        t = np.sin(2 * np.pi * (u / (1.3 * p) + ph[0])) * np.sin(2 * np.pi * (v / p + ph[1]))
+        t, pair = 0.55 - (t + 0.5 * np.sin(2 * np.pi * ((u - v) / (1.7 * p) + ph[2]))), ("cyan", "black")
+    elif mode == 5:
+        t, pair = np.sin(2 * np.pi * (v / (0.8 * p) + ph[0])), ("magenta", "white")
+    elif mode == 6:
+        t, pair = np.sin(2 * np.pi * (np.sqrt(u**2 + v**2) / p + ph[0])), ("orange", "navy")
+    else:
+        du, dv = np.abs((u / p + ph[0]) % 1.0 - 0.5), np.abs((v / p + ph[1]) % 1.0 - 0.5)
+        t, pair = 4.0 * (np.maximum(du, dv) - 0.36), ("white", "black")
+    w = np.clip(0.5 + 2.0 * t, 0, 1)[..., None]  # a soft edge so patterns do not alias
+    return np.array(_COLOURS[pair[0]]) * w + np.array(_COLOURS[pair[1]]) * (1.0 - w)
+
+
+def _animal_colour(an, style, xx, yy):
+    """The animal's colour everywhere: brown/tan for style None (domain A), pattern ``style`` otherwise."""
+    u, v = (xx - an["cx"]) / an["a"] * an["facing"], (yy - an["cy"]) / an["a"]
+    if style is None:
+        dark, tan = np.array([0.40, 0.26, 0.13]), np.array([0.82, 0.68, 0.47])
+        colour = np.broadcast_to(dark + an["tan"] * (tan - dark) + an["tint"], u.shape + (3,))
+    else:
+        colour = _pattern(style, u, v, an)
+    shade = np.clip(1.08 - 0.3 * (v + 0.6) / 1.9, 0.75, 1.1)  # lit from above, in both domains
+    return colour * shade[..., None]
+
+
+def render_scene(scene: dict, size: int, style: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 image and (H, W) uint8 object mask (0/255) of a sampled scene."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    img = _background(scene, xx, yy, size)
+    mask = np.zeros((size, size))
+    for an in scene["animals"]:
+        alpha = _animal_alpha(an, xx, yy)
+        img = img * (1.0 - alpha[..., None]) + _animal_colour(an, style, xx, yy) * alpha[..., None]
+        mask = np.maximum(mask, alpha)
+    img = np.clip(img + scene["noise"], 0.0, 1.0)
+    return np.rint(img * 255).astype(np.uint8), np.where(mask >= 0.5, 255, 0).astype(np.uint8)
+
+
+def scene_rng(seed: int, domain: str, split: str, index: int) -> np.random.Generator:
+    """Each image has its own stream, so changing n_train does not change the other images."""
+    return np.random.default_rng([seed, _DOMAIN[domain], _SPLIT[split], index])
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing the dataset folder
+
+
+def _save(arr: np.ndarray, path: Path) -> None:
+    Image.fromarray(arr).save(path, compress_level=1)  # small files anyway; speed matters more
+
+
+def _write_split(cfg: SyntheticConfig, out: Path, split: str, n: int) -> dict:
+    labels: dict[str, dict[str, int]] = {"testB": {}, "testA_gt": {}}
+    extra = ("testA_gt", "testA_mask", "testB_mask") if split == "test" else ()
+    for name in (f"{split}A", f"{split}B", *extra):
+        (out / name).mkdir()
+    for i in range(n):
+        fname = f"{i:05d}.png"
+        scene = _sample_scene(scene_rng(cfg.seed, "A", split, i), cfg.size)
+        img, mask = render_scene(scene, cfg.size, None)
+        _save(img, out / f"{split}A" / fname)
+        if split == "test":
+            _save(mask, out / "testA_mask" / fname)
+            gt_mode = i % cfg.n_modes
+            _save(render_scene(scene, cfg.size, gt_mode)[0], out / "testA_gt" / fname)
+            labels["testA_gt"][fname] = gt_mode
+        rng = scene_rng(cfg.seed, "B", split, i)
+        scene = _sample_scene(rng, cfg.size)
+        mode = int(rng.integers(cfg.n_modes))  # drawn after the scene, so scenes match domain A's
+        img, mask = render_scene(scene, cfg.size, mode)
+        _save(img, out / f"{split}B" / fname)
+        if split == "test":
+            _save(mask, out / "testB_mask" / fname)
+            labels["testB"][fname] = mode
+    return labels
+
+
+def generate_synthetic(cfg: SyntheticConfig, out: Path) -> None:
+    """Write the dataset into the empty or missing folder ``out`` (not atomic: see ensure_synthetic)."""
+    if not 1 <= cfg.n_modes <= len(MODE_NAMES):
+        raise ConfigError(f"data.synthetic.n_modes: expected 1 to {len(MODE_NAMES)}, got {cfg.n_modes}")
+    if cfg.size < 16 or cfg.n_train < 1 or cfg.n_test < 1:
+        raise ConfigError(f"data.synthetic: need size >= 16 and n_train, n_test >= 1, got {cfg}")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_split(cfg, out, "train", cfg.n_train)
+    labels = _write_split(cfg, out, "test", cfg.n_test)
+    meta = {"modes": list(MODE_NAMES[: cfg.n_modes]), **labels,
+            "config": dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}
+    # Written last: its presence marks a complete dataset.
+    (out / "labels.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+
+
+def synthetic_key(cfg: SyntheticConfig) -> str:
+    fields = {**dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def synthetic_dir(cfg: SyntheticConfig, root: Path | None = None) -> Path:
+    """Where the dataset for ``cfg`` lives: under root, $TRANSLATE_DATA or ~/.cache/translate."""
+    base = Path(root) if root else Path(os.environ.get("TRANSLATE_DATA") or Path.home() / ".cache" / "translate")
+    return base / f"demo-{synthetic_key(cfg)}"
+
+
+def _remove_stale_temps(final: Path, max_age_s: float = 3600.0) -> None:
+    """Temp folders left by interrupted generations; young ones may belong to a process still running."""
+    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
+        if time.time() - tmp.stat().st_mtime > max_age_s:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ensure_synthetic(cfg: SyntheticConfig, root: Path | None = None) -> Path:
+    """The demo dataset folder for ``cfg``, generated on first use and cached by a hash of ``cfg``.
+
+    It is generated in a hidden temp folder next to the target and renamed into place, so an interrupted
+    run never leaves half a dataset, and concurrent runs (DDP ranks, parallel tests) end up with one copy.
+    """
+    final = synthetic_dir(cfg, root)
+    if (final / "labels.json").is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(final)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        t0 = time.perf_counter()
+        generate_synthetic(cfg, tmp)
+        if final.exists() and not (final / "labels.json").is_file():
+            shutil.rmtree(final)  # an incomplete folder not made by us (renames are atomic)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "labels.json").is_file():
+                raise
+            # Another process finished first; its copy is identical.
+        log.info("generated the synthetic dataset in %s (%.1f s)", final, time.perf_counter() - t0)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
