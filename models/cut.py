@@ -121,13 +121,18 @@ class CUTModel(nn.Module):
 
 def build_generator(m) -> ResnetGenerator:
     """G from a ModelConfig (or the ``model`` dict of a checkpoint's config)."""
-    return ResnetGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up)
+    return ResnetGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
+                           init_gain=m.init_gain)
+
+
+def build_discriminator(m) -> PatchDiscriminator:
+    return PatchDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, antialias=m.antialias, init_gain=m.init_gain)
 
 
 def build_model(m) -> CUTModel:
     """A CUTModel from a ModelConfig; every network is built eagerly and initialised."""
     G = build_generator(m)
-    D = PatchDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, antialias=m.antialias)
+    D = build_discriminator(m)
     F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain)
     return CUTModel(G, D, F, nce_layers=m.nce_layers, lambda_gan=m.lambda_gan, lambda_nce=m.lambda_nce,
                     nce_idt=m.nce_idt, nce_t=m.nce_t, num_patches=m.num_patches, gan_mode=m.gan_mode,
