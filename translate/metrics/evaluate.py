@@ -96,16 +96,17 @@ class Evaluator:
             raise ValueError(f"unknown metrics {unknown} (expected some of {', '.join(ALL_METRICS)})")
         self.metrics = list(metrics)
         self.skipped: dict[str, str] = {}  # metric -> why it was left out
+        # Networks first: a missing weight file must fail within seconds, before any image is read.
+        self.extractor = build_extractor(features, self.device) if {"fid", "kid"} & set(self.metrics) else None
+        self.lpips = self._build_lpips(lenient)
         files_a, files_b = resolve_layout(self.root, split=split)
         self.files_a = files_a[:max_images] if max_images else files_a  # max_images: first N of A (None = all)
         self.image_size = image_size or load_image(self.files_a[0]).size[0]  # default: the first image's width
         self.real_a = load_images(self.files_a, self.image_size)  # (N, 3, S, S)
-        self.extractor = self.real_b = None
-        if {"fid", "kid"} & set(self.metrics):
-            self.extractor = build_extractor(features, self.device)
+        self.real_b = None
+        if self.extractor is not None:
             self.real_b = reference_features(self.extractor, self.root, files_b, split, self.image_size,
                                              self.batch_size)
-        self.lpips = self._build_lpips(lenient)
         self.gt, self.mask = self._load_ground_truth()
         self.mode_coverage = _mode_coverage_fn() if "modes" in self.metrics and self._has_labels() else None
 
