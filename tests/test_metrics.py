@@ -105,8 +105,9 @@ def test_evaluate_translator_with_injected_extractor(smoke_run):
     extractor = MeanColour()
     out = evaluate_translator(G, root, features=extractor, max_images=4, batch_size=2)
     assert out["features"] == "mean_colour" and out["n_images"] == 4
-    assert extractor.calls == 2 + 3  # 4 fakes in batches of 2, and the 6 reference images in batches of 2
-    assert {"fid", "kid", "kid_std", "gt_l1", "gt_psnr", "gt_bg_l1"} <= out.keys()
+    # 6 reference images, 4 fakes and the 4 untranslated inputs (for scale), in batches of 2
+    assert extractor.calls == 3 + 2 + 2
+    assert {"fid", "kid", "kid_std", "gt_l1", "gt_psnr", "gt_bg_l1", "fid_input", "kid_input"} <= out.keys()
     assert all(np.isfinite(out[k]) for k in ("fid", "kid", "gt_l1", "gt_psnr"))
 
 

@@ -104,6 +104,7 @@ class Evaluator:
         self.image_size = image_size or load_image(self.files_a[0]).size[0]  # default: the first image's width
         self.real_a = load_images(self.files_a, self.image_size)  # (N, 3, S, S)
         self.real_b = None
+        self._baseline: dict[str, float] | None = None  # figures of the untranslated inputs, computed once
         if self.extractor is not None:
             self.real_b = reference_features(self.extractor, self.root, files_b, split, self.image_size,
                                              self.batch_size)
@@ -155,6 +156,7 @@ class Evaluator:
                 out["fid"] = fid_from_features(feats, self.real_b)
             if "kid" in self.metrics:
                 out["kid"], out["kid_std"] = kid_from_features(feats, self.real_b)
+            out.update(self._input_baseline())
         if self.lpips is not None:
             out["lpips"] = float(self.lpips(self.real_a, fake).mean())
         if self.gt is not None:
@@ -167,6 +169,17 @@ class Evaluator:
         if self.skipped:
             out["skipped"] = dict(self.skipped)
         return out
+
+    def _input_baseline(self) -> dict[str, float]:
+        """FID/KID of the untranslated A images against B: what doing nothing scores, for scale."""
+        if self._baseline is None:
+            feats = extract_features(self.extractor, self.real_a, self.batch_size)
+            self._baseline = {}
+            if "fid" in self.metrics:
+                self._baseline["fid_input"] = fid_from_features(feats, self.real_b)
+            if "kid" in self.metrics:
+                self._baseline["kid_input"] = kid_from_features(feats, self.real_b)[0]
+        return self._baseline
 
     @torch.no_grad()
     def run(self, G: torch.nn.Module) -> tuple[dict, torch.Tensor]:

@@ -61,6 +61,9 @@ def markdown_table(result: dict) -> str:
     for metric in METRICS:
         if metric in result:
             lines.append(f"| {metric_label(metric, result.get('features'))} | {format_value(metric, result)} |")
+        if f"{metric}_input" in result:  # the same figure for the untranslated inputs, for scale
+            baseline = format_value(metric, {metric: result[f"{metric}_input"]})
+            lines.append(f"| {metric_label(metric, result.get('features'))}, inputs untranslated | {baseline} |")
     for metric, why in (result.get("skipped") or {}).items():
         lines.append(f"| {metric} | skipped: {why.split(';')[0]} |")
     return "\n".join(lines) + "\n"
