@@ -106,3 +106,22 @@ def test_bad_eval_config_is_reported(data_home, tmp_path):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.eval_every=2", "eval.best=[sharpness]"])
     with pytest.raises(ConfigError, match="sharpness"):
         Trainer(cfg, tmp_path)
+
+
+def test_tensorboard_option(tmp_path):
+    """With tensorboard installed the hook writes event files; without it, a ConfigError says how to install."""
+    import importlib.util
+
+    from translate.errors import ConfigError
+    from translate.metrics.tensorboard import TensorBoardHook
+
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ConfigError, match="pip install tensorboard"):
+            TensorBoardHook(tmp_path / "tb", 1)
+        return
+    hook, trainer = TensorBoardHook(tmp_path / "tb", 1), FakeTrainer()
+    trainer.step, trainer.current_lr = 1, 1e-4
+    hook.after_step(trainer, {"G/nce": 1.0})
+    hook.write_eval({"step": 1, "kid": 0.1, "features": "tiny"})
+    hook.after_train(trainer)
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

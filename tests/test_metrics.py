@@ -129,3 +129,23 @@ def test_reference_features_are_cached(smoke_run, data_home):
     np.save(cached[0], np.load(cached[0]) + 1.0)  # a tampered cache changes the figure: it is really read
     assert evaluate_translator(G, root, features="tiny")["fid"] != pytest.approx(first["fid"])
     cached[0].unlink()
+
+
+def test_mode_figures_come_from_the_modes_module(smoke_run, monkeypatch):
+    """evaluate_translator calls translate.metrics.modes.mode_coverage on the translations, where labels exist."""
+    import sys
+    import types
+
+    calls = []
+
+    def mode_coverage(images, root, split="test"):
+        calls.append((tuple(images.shape), str(root), split))
+        return {"mode_coverage": 2 / 3, "mode_entropy": 0.5, "source_share": 0.25, "mode_shares": {"a": 0.75}}
+
+    monkeypatch.setitem(sys.modules, "translate.metrics.modes", types.SimpleNamespace(mode_coverage=mode_coverage))
+    G, root = _smoke_root(smoke_run)
+    out = evaluate_translator(G, root, metrics=["modes"], max_images=5)
+    assert calls == [((5, 3, 32, 32), str(root), "test")]
+    assert out["mode_coverage"] == pytest.approx(2 / 3) and out["source_share"] == 0.25
+    assert out["modes"]["mode_shares"] == {"a": 0.75}
+    assert "mode_coverage" not in evaluate_translator(G, root, metrics=["gt"])  # only when asked for

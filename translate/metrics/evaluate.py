@@ -21,6 +21,7 @@ from translate.apply import translate_tensor
 from translate.datasets.folder import resolve_layout
 from translate.datasets.imageio import load_image
 from translate.datasets.transforms import eval_transform
+from translate.errors import TranslateError
 from translate.metrics.content import LPIPSDistance, gt_errors
 from translate.metrics.features import FeatureExtractor, build_extractor, describe
 from translate.metrics.fid import fid_from_features, kid_from_features
@@ -29,6 +30,7 @@ from translate.metrics.weights import MissingWeightsError
 log = logging.getLogger(__name__)
 ALL_METRICS = ("fid", "kid", "lpips", "gt", "modes")  # gt and modes are skipped where the dataset lacks them
 DEFAULT_METRICS = ("fid", "kid", "gt", "modes")  # lpips needs a pretrained backbone: ask for it explicitly
+MODE_SCALARS = ("mode_coverage", "mode_entropy", "source_share")  # copied to the top level from modes.py's dict
 
 
 def stats_cache_dir() -> Path:
@@ -162,10 +164,14 @@ class Evaluator:
         if self.gt is not None:
             out.update(gt_errors(fake, self.gt, self.mask))
         if self.mode_coverage is not None:
-            modes = self.mode_coverage(fake, self.root, split=self.split)
-            out["modes"] = json.loads(json.dumps(modes, default=float))  # JSON-safe copy
-            if isinstance(modes.get("mode_coverage"), (int, float)):
-                out["mode_coverage"] = float(modes["mode_coverage"])
+            try:
+                modes = self.mode_coverage(fake, self.root, split=self.split)
+            except TranslateError as e:  # e.g. a split without the labelled ground truth
+                log.warning("mode figures skipped: %s", e)
+                self.skipped["modes"] = str(e)
+            else:
+                out["modes"] = json.loads(json.dumps(modes, default=float))  # JSON-safe copy
+                out.update({k: float(modes[k]) for k in MODE_SCALARS if isinstance(modes.get(k), (int, float))})
         if self.skipped:
             out["skipped"] = dict(self.skipped)
         return out

@@ -23,7 +23,9 @@ METRICS = {
     "gt_l1": ("L1 to ground truth", 1.0, "{:.4f}", True),
     "gt_bg_l1": ("L1 to ground truth, background", 1.0, "{:.4f}", True),
     "gt_psnr": ("PSNR to ground truth (dB)", 1.0, "{:.2f}", False),
-    "mode_coverage": ("mode coverage", 1.0, "{:.3f}", False),
+    "mode_coverage": ("mode coverage (share of B's modes produced)", 1.0, "{:.3f}", False),
+    "mode_entropy": ("mode balance (normalised entropy)", 1.0, "{:.3f}", False),
+    "source_share": ("outputs still in domain A's style", 1.0, "{:.3f}", True),
 }
 
 
