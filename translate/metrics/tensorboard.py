@@ -34,7 +34,8 @@ class TensorBoardHook(Hook):
     def write_eval(self, record: dict) -> None:
         for k, v in record.items():
             if isinstance(v, float) and k != "seconds":
-                self.writer.add_scalar(f"eval/{k}[{record.get('features', '')}]", v, record["step"])
+                tag = f"eval/{k}[{record.get('features')}]" if k.split("_")[0] in ("fid", "kid") else f"eval/{k}"
+                self.writer.add_scalar(tag, v, record["step"])
         self.writer.flush()
 
     def after_train(self, trainer):
