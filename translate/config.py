@@ -36,6 +36,7 @@ class DataConfig:
     root: str = ""  # dataset folder (trainA/trainB/...); set from the DATASET argument of `translate train`
     domain_a: str = ""  # alternatively two arbitrary folders, one per domain
     domain_b: str = ""
+    data_root: str = ""  # where named datasets are downloaded ("" = $TRANSLATE_DATA or ~/.cache/translate)
     preprocess: str = "resize_and_crop"  # resize_and_crop | crop | scale_width | scale_width_and_crop | none
     load_size: int = 286  # resize target before cropping
     crop_size: int = 256  # training crop
@@ -66,6 +67,7 @@ class ModelConfig:
     num_patches: int = 256  # patches sampled per layer
     netf_nc: int = 256  # width of F's MLP heads
     flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
+    diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
 
 
 @dataclass
