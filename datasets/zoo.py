@@ -11,11 +11,13 @@ build their folders. The data root is ``--data-root``, else ``$TRANSLATE_DATA``,
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,6 +235,30 @@ def ensure_dataset(name: str, root: str | os.PathLike | None = None, *, progress
         raise DataError(f"{name} is not in {final} and cannot be downloaded automatically.\n"
                         + manual_instructions(name, base))
     base.mkdir(parents=True, exist_ok=True)
+    with _locked(base / f".{name}.lock"):
+        if is_present(name, base):  # another process (a DDP rank, a parallel run) finished it meanwhile
+            return final
+        return _fetch(entry, base, progress, keep_zip)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock, so concurrent processes download a dataset once (no-op without fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; the atomic renames still keep each file whole
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _fetch(entry: ZooEntry, base: Path, progress: bool, keep_zip: bool) -> Path:
+    name, final = entry.name, base / entry.name
     expected = load_checksums(base).get(name, {}).get("sha256")
     try:
         zip_path, digest = _obtain_zip(entry, base, expected, progress)
@@ -254,4 +280,5 @@ def ensure_dataset(name: str, root: str | os.PathLike | None = None, *, progress
     if not keep_zip:
         zip_path.unlink()
     log.info("%s is ready in %s (%s)", name, folder, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    log.info("licence and citation: %s", entry.note)
     return folder

@@ -95,6 +95,20 @@ def test_first_download_records_checksum_and_later_ones_verify_it(server, tmp_pa
     assert not zoo.is_present("horse2zebra", tmp_path)
 
 
+def test_concurrent_processes_download_once(server, tmp_path):
+    import threading
+
+    server.httpd.files["maps.zip"] = dataset_zip("maps")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(zoo.ensure_dataset("maps", tmp_path, progress=False)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [tmp_path / "maps"] * 3 and len(server.httpd.requests) == 1
+
+
 def test_zip_placed_by_hand_is_used_without_network(monkeypatch, tmp_path):
     monkeypatch.setenv("TRANSLATE_ZOO_URL", f"http://127.0.0.1:{closed_port()}")
     (tmp_path / "facades.zip").write_bytes(dataset_zip("facades", top=False))
