@@ -158,7 +158,7 @@ def test_cli_train_without_network_fails_fast_and_clearly(tmp_path):
     t0 = time.perf_counter()
     res = translate("train", "horse2zebra", "--config", "smoke", "--data-root", str(tmp_path / "data"),
                     "--out", str(tmp_path / "run"), env={"TRANSLATE_ZOO_URL": f"http://127.0.0.1:{closed_port()}"})
-    assert time.perf_counter() - t0 < 30  # mostly interpreter and torch start-up
+    assert time.perf_counter() - t0 < 15  # the dataset is resolved before torch is imported
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "horse2zebra.zip" in res.stderr and str(tmp_path / "data" / "horse2zebra") in res.stderr
     assert "by hand" in res.stderr and not (tmp_path / "run").exists()

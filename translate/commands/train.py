@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from translate.config import config_to_dict, load_config, merge
-from translate.datasets.sources import DEMO
+from translate.datasets.sources import DEMO, resolve_source
 from translate.errors import TranslateError
 
 
@@ -88,6 +88,7 @@ def run(args) -> int:
     if args.resume and not args.out:
         raise TranslateError("--resume needs --out RUN, the run folder to continue")
     cfg = _build_config(args)
+    cfg = resolve_source(cfg)  # a named dataset is fetched (or its absence reported) before torch is imported
     from translate.engine.trainer import Trainer  # torch is imported only once the config is valid
     name = args.dataset or f"{Path(args.domain_a).name}2{Path(args.domain_b).name}"
     run_dir = Path(args.out) if args.out else _default_run_dir(name, cfg.preset, False)
