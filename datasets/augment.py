@@ -15,9 +15,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from translate.config import DIFFAUG_OPS as OPS
 from translate.errors import ConfigError
 
-OPS = ("color", "translation", "cutout")
 TRANSLATION_RATIO = 0.125  # largest shift, as a fraction of the side
 CUTOUT_RATIO = 0.5  # side of the cut-out square, as a fraction of the side
 

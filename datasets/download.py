@@ -116,6 +116,8 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) 
     try:
         resp = _open(url, offset, timeout)
     except urllib.error.HTTPError as e:
+        if e.code == 416 and offset and e.headers.get("Content-Range", "") == f"bytes */{offset}":
+            return  # the partial file is already whole (a run stopped between the last byte and the rename)
         if e.code == 416 and offset:  # our partial file is not a prefix the server knows: start over
             log.warning("the server refused to resume %s; downloading it again from the start", part.name)
             part.unlink()

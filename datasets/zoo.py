@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,6 +260,9 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _fetch(entry: ZooEntry, base: Path, progress: bool, keep_zip: bool) -> Path:
     name, final = entry.name, base / entry.name
+    for stale in base.glob(f".{name}.extract-*"):  # left by a killed run (an hour old: not one in progress)
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
     expected = load_checksums(base).get(name, {}).get("sha256")
     try:
         zip_path, digest = _obtain_zip(entry, base, expected, progress)

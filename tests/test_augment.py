@@ -20,6 +20,8 @@ def test_policy_parsing_and_off_by_default():
     assert load_config("smoke").model.diffaug == ""
     with pytest.raises(ConfigError, match="model.diffaug: unknown augmentation 'colour'"):
         build_d_augment("colour,cutout")
+    with pytest.raises(ConfigError, match="model.diffaug: unknown augmentation 'colour'"):
+        load_config("smoke", ["model.diffaug=colour,cutout"])  # caught with the config, before any download
 
 
 @pytest.mark.parametrize("policy", ["color", "translation", "cutout", "color,translation,cutout"])

@@ -141,6 +141,14 @@ def test_server_without_range_support_restarts_from_zero(server, tmp_path):
     assert (tmp_path / "a.zip").read_bytes() == data
 
 
+def test_a_complete_part_file_is_not_downloaded_again(server, tmp_path):
+    data = payload(5000)
+    server.httpd.files["a.zip"] = data
+    (tmp_path / "a.zip.part").write_bytes(data)  # stopped between the last byte and the rename
+    download_file(server.url("a.zip"), tmp_path / "a.zip", hashlib.sha256(data).hexdigest(), progress=False)
+    assert (tmp_path / "a.zip").read_bytes() == data and server.httpd.requests == [("/a.zip", "bytes=5000-")]
+
+
 def test_checksum_mismatch_keeps_the_file_aside(server, tmp_path):
     data = payload(1000)
     server.httpd.files["a.zip"] = data

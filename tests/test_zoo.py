@@ -71,12 +71,15 @@ def test_data_root_precedence(monkeypatch, tmp_path):
 
 def test_first_download_records_checksum_and_later_ones_verify_it(server, tmp_path, caplog):
     server.httpd.files["horse2zebra.zip"] = dataset_zip()
+    stale = tmp_path / ".horse2zebra.extract-old"  # left by a run killed an hour ago
+    stale.mkdir()
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
     with caplog.at_level(logging.WARNING):
         folder = zoo.ensure_dataset("horse2zebra", tmp_path, progress=False)
     assert folder == tmp_path / "horse2zebra" and zoo.is_present("horse2zebra", tmp_path)
     assert sorted(p.name for p in (folder / "trainA").iterdir()) == ["0.png", "1.png", "2.png", "3.png"]
     assert not (tmp_path / "horse2zebra.zip").exists() and not (tmp_path / "__MACOSX").exists()
-    assert [p for p in tmp_path.iterdir() if p.name.startswith(".horse2zebra.extract")] == []
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".horse2zebra.extract")] == []  # stale one too
     sums = json.loads((tmp_path / zoo.CHECKSUMS).read_text())
     marker = json.loads((folder / zoo.MARKER).read_text())
     assert sums["horse2zebra"]["sha256"] == marker["sha256"] and len(marker["sha256"]) == 64
@@ -146,6 +149,26 @@ def test_no_network_error_says_where_and_how(monkeypatch, tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # CLI
+
+
+def test_train_flags_for_two_folders_and_the_data_root(tmp_path, monkeypatch):
+    from translate.cli import build_parser
+    from translate.commands.train import _build_config
+    from translate.errors import TranslateError
+
+    monkeypatch.chdir(tmp_path)
+    parse = build_parser().parse_args
+    args = parse(["train", "--domain-a", "photos", "--domain-b", "~/yes", "--config", "smoke", "--data-root", "d"])
+    cfg = _build_config(args)
+    assert cfg.data.domain_a == str(tmp_path / "photos") and cfg.data.domain_b == os.path.expanduser("~/yes")
+    assert cfg.data.data_root == str(tmp_path / "d") and cfg.dataset == ""
+    assert resolve_source(cfg) == cfg  # two folders need no root
+    for argv, msg in [(["train", "--domain-a", "x"], "both --domain-a"),
+                      (["train", "demo", "--domain-a", "x", "--domain-b", "y"], "not both"),
+                      (["train"], "give a DATASET")]:
+        with pytest.raises(TranslateError, match=msg):
+            _build_config(parse(argv))
+
 
 
 def translate(*args, env=None, timeout=120):

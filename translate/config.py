@@ -257,6 +257,8 @@ def save_config(cfg: Config, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Semantic checks beyond types
 
+DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (datasets/augment.py)
+
 _CHOICES = {
     "data.preprocess": ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
     "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
@@ -292,6 +294,10 @@ def validate(cfg: Config) -> None:
         if name not in ("input", "down1", "down2") and (block is None or not 1 <= block <= cfg.model.n_blocks):
             raise ConfigError(f"model.nce_layers: unknown layer {name!r} (expected input, down1, down2 "
                               f"or block1..block{cfg.model.n_blocks})")
+    unknown = [op.strip() for op in cfg.model.diffaug.split(",") if op.strip() and op.strip() not in DIFFAUG_OPS]
+    if unknown:
+        raise ConfigError(f"model.diffaug: unknown augmentation {', '.join(map(repr, unknown))} "
+                          f"(expected a comma-separated subset of {', '.join(DIFFAUG_OPS)}, or '' for none)")
     if not 0.0 <= cfg.train.ema < 1.0:
         raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
     if cfg.train.lr <= 0:
