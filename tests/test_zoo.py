@@ -48,15 +48,19 @@ def server(monkeypatch):
     srv.close()
 
 
-def test_entries_cover_the_standard_sets():
+def test_entries_cover_the_standard_sets(monkeypatch):
+    monkeypatch.delenv("TRANSLATE_ZOO_URL", raising=False)
     names = {"apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo", "ukiyoe2photo",
              "vangogh2photo", "maps", "facades", "iphone2dslr_flower", "grumpifycat"}
     assert names <= set(zoo.ZOO) and {"cityscapes", "cat2dog"} <= set(zoo.ZOO)
     for name in names:
         e = zoo.ZOO[name]
         assert e.downloadable and e.size_mb > 0 and e.note and set(e.counts) == set(e.layout)
-        assert e.url() == f"{zoo.DEFAULT_SERVER}/{name}.zip" or os.environ.get("TRANSLATE_ZOO_URL")
+        assert e.url() == f"https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip"
     assert zoo.ZOO["horse2zebra"].counts == {"trainA": 1067, "trainB": 1334, "testA": 120, "testB": 140}
+    assert zoo.ZOO["cityscapes"].url() is None and zoo.ZOO["cat2dog"].url() is None
+    monkeypatch.setenv("TRANSLATE_ZOO_URL", "http://mirror.example/sets/")
+    assert zoo.ZOO["maps"].url() == "http://mirror.example/sets/maps.zip"
     with pytest.raises(DataError, match="unknown dataset 'horse2zebr'.*horse2zebra"):
         zoo.get_entry("horse2zebr")
 
