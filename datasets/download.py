@@ -184,7 +184,9 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, 
                                     ) from None
             log.warning("download of %s interrupted (%s) at %s; resuming (%d/%d)", label, _describe(e),
                         format_bytes(have), attempt + 1, retries)
-            time.sleep(min(2.0 ** attempt, 10.0) * 0.1)
+            time.sleep(min(2.0 ** attempt, 10.0))  # 1, 2, 4 ... s: give a flaky link time to recover
+        except OSError as e:  # not the network: the disk (full, read-only, permissions)
+            raise DownloadError(f"could not write {part}: {e.strerror or e}") from None
     digest = sha256_file(part)
     if sha256 and digest != sha256.lower():
         bad = dest.with_name(dest.name + ".bad-sha256")

@@ -225,3 +225,10 @@ def test_corrupt_and_oversized_archives_are_refused(tmp_path):
     with pytest.raises(DownloadError, match="refusing to extract"):
         safe_extract(z, tmp_path / "out2", max_bytes=1000)
     assert sha256_file(z) == hashlib.sha256(z.read_bytes()).hexdigest()
+
+
+def test_unwritable_destination_is_a_clear_error(server, tmp_path):
+    server.httpd.files["a.zip"] = payload(1000)
+    (tmp_path / "a.zip.part").mkdir()  # cannot be opened as a file
+    with pytest.raises(DownloadError, match="could not write"):
+        download_file(server.url("a.zip"), tmp_path / "a.zip", progress=False)
