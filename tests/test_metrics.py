@@ -32,6 +32,15 @@ def test_frechet_distance_closed_forms():
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("n1, n2, d", [(10, 14, 40), (60, 50, 8), (30, 30, 30)])
+def test_fid_sample_route_matches_covariance_route(n1, n2, d):
+    from translate.metrics.fid import feature_stats
+
+    rng = np.random.default_rng(n1)
+    x, y = rng.normal(size=(n1, d)), rng.normal(size=(n2, d)) * 1.5 + 0.3
+    assert fid_from_features(x, y) == pytest.approx(frechet_distance(*feature_stats(x), *feature_stats(y)), rel=1e-6)
+
+
 def test_fid_rank_deficient_is_finite_and_nonnegative():
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(10, 50)), rng.normal(size=(12, 50)) + 1.0  # fewer samples than dimensions

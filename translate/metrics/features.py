@@ -56,7 +56,7 @@ def build_extractor(features: str | FeatureExtractor, device: str | torch.device
             raise TypeError("a feature extractor must be callable and have a 'name' attribute")
         return features
     if features not in EXTRACTORS:
-        raise TranslateError(f"--features: unknown feature extractor {features!r} "
+        raise TranslateError(f"unknown feature extractor {features!r} for --features / eval.features "
                              f"(expected one of: {', '.join(EXTRACTORS)})")
     return EXTRACTORS[features](torch.device(device))
 

@@ -39,8 +39,23 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 
 def fid_from_features(feats1: np.ndarray, feats2: np.ndarray) -> float:
-    """FID between two (N, D) feature arrays (N may differ between them)."""
-    return frechet_distance(*feature_stats(feats1), *feature_stats(feats2))
+    """FID between two (N, D) feature arrays (N may differ between them).
+
+    With fewer samples than dimensions (64 test images, 2048 Inception features) it avoids D x D matrices:
+    with S_i = A_i^T A_i (A_i the centred features over sqrt(N_i - 1)), the non-zero eigenvalues of S1 S2 are
+    those of (A1 A2^T)(A1 A2^T)^T, so tr((S1 S2)^(1/2)) is the sum of the singular values of A1 A2^T.
+    """
+    x, y = np.asarray(feats1, dtype=np.float64), np.asarray(feats2, dtype=np.float64)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or min(x.shape[0], y.shape[0]) < 2:
+        raise ValueError(f"expected two (N, D) feature arrays of the same D with N >= 2, got {x.shape} and {y.shape}")
+    if max(x.shape[0], y.shape[0]) > x.shape[1]:
+        return frechet_distance(*feature_stats(x), *feature_stats(y))
+    mu1, mu2 = x.mean(axis=0), y.mean(axis=0)
+    a1 = (x - mu1) / np.sqrt(x.shape[0] - 1)  # (N1, D)
+    a2 = (y - mu2) / np.sqrt(y.shape[0] - 1)  # (N2, D)
+    tr_covmean = np.linalg.svd(a1 @ a2.T, compute_uv=False).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + (a1**2).sum() + (a2**2).sum() - 2.0 * tr_covmean)
 
 
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
