@@ -65,7 +65,9 @@ def reference_features(extractor: FeatureExtractor, root: Path, files: Sequence[
     if cache_id and path.is_file():
         log.info("reference features from cache: %s", path)
         return np.load(path)
-    feats = extract_features(extractor, load_images(files, size), batch_size)
+    chunks = [extract_features(extractor, load_images(files[i:i + batch_size], size), batch_size)
+              for i in range(0, len(files), batch_size)]  # file by file chunk: a large test B never sits in memory
+    feats = np.concatenate(chunks)
     if cache_id:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)

@@ -44,7 +44,8 @@ def format_value(metric: str, result: dict) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     text = fmt.format(value * scale)
-    if metric == "kid" and result.get("kid_std") is not None:
+    # With N <= the subset size every KID subset is the whole set and the spread is 0: not worth showing.
+    if metric == "kid" and result.get("kid_std") is not None and result["kid_std"] * scale > 1e-9:
         text += " ± " + fmt.format(result["kid_std"] * scale)
     return text
 
