@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
                                    "Inception (clean-fid) by default; --features tiny works offline but its "
                                    "figures are not comparable with published FID.")
     p.add_argument("dataset", nargs="?", metavar="DATASET",
-                   help="demo or a dataset folder (default: the dataset the checkpoint was trained on)")
+                   help="demo, a dataset name or a dataset folder (default: the checkpoint's own dataset)")
     p.add_argument("--ckpt", required=True, help="checkpoint file (RUN/ckpt/latest.pt, best_kid.pt ...) or run folder")
     p.add_argument("--split", default="test", help="split to evaluate: SPLITA/ vs SPLITB/ (default: test)")
     p.add_argument("--metrics", help=f"comma-separated subset of {','.join(ALL_METRICS)} (default: all; lpips is "
