@@ -88,14 +88,14 @@ class CoopModel(nn.Module):
             return self.cut.phase_parameters("G")
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 
-    def revise(self, y: Tensor):
+    def revise(self, y: Tensor, generator: torch.Generator | None = None):
         """Langevin revision of y under the current D (its parameters get no gradient)."""
         D = self.cut.D
         saved = [p.requires_grad for p in D.parameters()]
         D.requires_grad_(False)
         try:
             return langevin_revise(patch_energy(D), y, self.langevin_steps, self.step_size, noise=self.noise,
-                                   sigma=self.sigma, normalize=self.normalize_step)
+                                   sigma=self.sigma, normalize=self.normalize_step, generator=generator)
         finally:
             for p, flag in zip(D.parameters(), saved):
                 p.requires_grad_(flag)
@@ -130,7 +130,9 @@ class CoopModel(nn.Module):
     def sample_columns(self, a: Tensor, G: nn.Module) -> list[Tensor]:
         """input | G output | revised output."""
         fake = G(a)
-        return [a, fake, self.revise(fake).revised]
+        # Its own noise stream: drawing from the global RNG here would make training depend on sample_every.
+        generator = torch.Generator(device=a.device).manual_seed(0)
+        return [a, fake, self.revise(fake, generator).revised]
 
     @torch.no_grad()
     def translate(self, a: Tensor) -> Tensor:

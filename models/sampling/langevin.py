@@ -55,7 +55,10 @@ def langevin_revise(
             e = total(y)
             if e_before is None:
                 e_before = float(e.detach().mean())
-            (grad,) = torch.autograd.grad(e.sum(), y)
+            if e.requires_grad:
+                (grad,) = torch.autograd.grad(e.sum(), y)
+            else:  # an energy that ignores y (e.g. the reference alone with sigma=None)
+                grad = torch.zeros_like(y)
             if normalize:
                 rms = grad.flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-12).view(-1, *[1] * (y.dim() - 1))
                 drift = step_size * grad / rms
