@@ -30,6 +30,7 @@ def test_coverage_of_ground_truth_source_and_a_collapsed_translator(root):
     names = ModeClassifier(root).names
     gt = mode_coverage(_load_folder(root / "testA_gt", names), root)
     assert gt["modes_covered"] == 3 and gt["source_share"] == 0 and gt["mode_entropy"] > 0.99
+    assert gt["mode_coverage"] == 1.0
     same = mode_coverage(_load_folder(root / "testA", names), root)  # an identity "translator"
     assert same["source_share"] == 1.0 and same["modes_covered"] == 0
     collapsed = torch.stack([
@@ -45,4 +46,6 @@ def test_errors_name_the_problem(root, tmp_path):
     with pytest.raises(DataError, match="labels.json"):
         mode_coverage(torch.zeros(1, 3, 32, 32), tmp_path)
     with pytest.raises(DataError, match="12 masks"):
-        mode_coverage(torch.zeros(2, 3, 32, 32), root)
+        ModeClassifier(root).classify(torch.zeros(2, 3, 32, 32), torch.zeros(12, 1, 32, 32))
+    first_two = _load_folder(root / "testA_gt", ModeClassifier(root).names[:2])  # modes 0 and 1 (i % 3)
+    assert mode_coverage(first_two, root)["modes_covered"] == 2

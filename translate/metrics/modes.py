@@ -69,10 +69,10 @@ class ModeClassifier:
 
     def classify(self, images: torch.Tensor, masks: torch.Tensor | None = None) -> list[str]:
         """Mode name (or ``source``) of each image; masks default to testA_mask, resized as needed."""
-        masks = self.masks if masks is None else masks
+        masks = self.masks[: images.shape[0]] if masks is None else masks  # the first N testA files
         if images.shape[0] != masks.shape[0]:
             raise DataError(f"mode coverage: got {images.shape[0]} images for {masks.shape[0]} masks; pass the "
-                            "translations of every testA image, in sorted file order")
+                            "translations of the testA images, in sorted file order")
         if masks.shape[-2:] != images.shape[-2:]:
             masks = (Fn.interpolate(masks, size=images.shape[-2:], mode="nearest") > 0.5).float()
         dist = torch.cdist(describe(images, masks), self.prototypes, p=1)  # (N, n_modes + 1)
@@ -83,8 +83,9 @@ def mode_coverage(images: torch.Tensor, root: str | Path, split: str = "test", m
     """Shares of each domain-B mode among translations of testA (N, 3, H, W in [-1, 1], sorted file order).
 
     Returns ``mode_shares`` (mode -> share of all outputs), ``source_share`` (outputs still looking like
-    domain A), ``modes_covered`` (modes with share >= min_share), ``n_modes`` and ``mode_entropy``
-    (entropy of the shares among mode-classified outputs, divided by log n_modes: 1 = perfectly balanced).
+    domain A), ``modes_covered`` (modes with share >= min_share), ``n_modes``, ``mode_coverage``
+    (modes_covered / n_modes) and ``mode_entropy`` (entropy of the shares among mode-classified outputs,
+    divided by log n_modes: 1 = perfectly balanced).
     """
     clf = ModeClassifier(root, split)
     predicted = clf.classify(images)
@@ -95,6 +96,6 @@ def mode_coverage(images: torch.Tensor, root: str | Path, split: str = "test", m
     if in_modes > 0 and len(clf.modes) > 1:
         probs = [s / in_modes for s in shares.values() if s > 0]
         entropy = -sum(p * math.log(p) for p in probs) / math.log(len(clf.modes))
-    return {"mode_shares": shares, "source_share": 1.0 - in_modes,
-            "modes_covered": sum(s >= min_share for s in shares.values()), "n_modes": len(clf.modes),
-            "mode_entropy": entropy}
+    covered = sum(s >= min_share for s in shares.values())
+    return {"mode_shares": shares, "source_share": 1.0 - in_modes, "modes_covered": covered,
+            "n_modes": len(clf.modes), "mode_coverage": covered / len(clf.modes), "mode_entropy": entropy}
