@@ -32,7 +32,7 @@ class CtrlCAt(Hook):
 
 
 def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
-    trainer = Trainer(load_config("smoke", COOP), tmp_path)
+    trainer = Trainer(load_config("smoke", COOP + ["train.sample_every=5"]), tmp_path)
     assert [(s.name, s.start, s.end) for s in trainer.stages] == [("coop", 0, 3), ("cut", 3, 6)]
     assert set(trainer.optimizers) == {"E", "G"}
     trainer.fit()
@@ -44,10 +44,17 @@ def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
         assert r["E/pixel_change"] > 0
     assert "G/gan" in records[3] and "E/ml" not in records[3]
     assert set(trainer.optimizers) == {"D", "G"}
-    # Grids: input | G output | revised during the cooperative stage, input | output after it.
+    # Grids: input | G output | revised for the cooperative stage (written at the switch, although 3 is not
+    # a multiple of sample_every), input | output after it.
     width = lambda n: n * (32 + 2) + 2  # noqa: E731
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_3.png", "step_5.png", "step_6.png"]
     assert Image.open(tmp_path / "samples" / "step_3.png").size[0] == width(3)
-    assert Image.open(tmp_path / "samples" / "step_6.png").size[0] == width(2)
+    assert Image.open(tmp_path / "samples" / "step_5.png").size[0] == width(2)
+
+
+def test_coop_fraction_sets_the_stage_length(data_home, tmp_path):
+    cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "coop.enabled=true", "coop.fraction=0.5"])
+    assert [(s.name, s.start, s.end) for s in Trainer(cfg, tmp_path).stages] == [("coop", 0, 3), ("cut", 3, 6)]
 
 
 def test_warmup_and_calibrate_switch_policies(data_home, tmp_path):
@@ -107,6 +114,8 @@ def test_coop_config_errors(data_home, tmp_path):
         load_config("smoke", ["coop.enabled=true"])
     with pytest.raises(ConfigError, match="coop.warmup_steps"):
         load_config("smoke", ["coop.enabled=true", "coop.steps=2", "coop.switch=warmup"])
+    with pytest.raises(ConfigError, match="coop.fraction"):
+        load_config("smoke", ["coop.fraction=1.5"])
     with pytest.raises(ConfigError, match="coop.sigma"):
         load_config("smoke", ["coop.sigma=-1"])
     with pytest.raises(ConfigError, match="less than the total"):

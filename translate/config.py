@@ -97,6 +97,7 @@ class CoopConfig:
 
     enabled: bool = False  # put a cooperative stage of `steps` steps in front of CUT training
     steps: int = 0  # steps of the cooperative stage, counted in train.steps
+    fraction: float = 0.0  # alternatively a share of train.steps (used when steps is 0), e.g. 0.05
     langevin_steps: int = 15  # T, Langevin steps per revision
     step_size: float = 0.002  # δ; with normalize_step the RMS pixel move per Langevin step
     noise: float = 0.0  # η, Langevin noise scale (0 = deterministic revision)
@@ -325,7 +326,10 @@ def _validate_coop(c: CoopConfig) -> None:
         raise ConfigError(f"coop.sigma: expected a positive number or null (no reference term), got {c.sigma!r}")
     if c.calib_images < 1:
         raise ConfigError(f"coop.calib_images: expected a positive integer, got {c.calib_images!r}")
-    if c.enabled and c.steps == 0:
-        raise ConfigError("coop.steps: coop.enabled is true but the stage has 0 steps; set e.g. --set coop.steps=100")
+    if not 0.0 <= c.fraction < 1.0:
+        raise ConfigError(f"coop.fraction: expected a share of train.steps in [0, 1), got {c.fraction!r}")
+    if c.enabled and c.steps == 0 and c.fraction == 0:
+        raise ConfigError("coop.steps: coop.enabled is true but the stage has 0 steps; set e.g. --set coop.steps=100 "
+                          "or --set coop.fraction=0.05")
     if c.enabled and c.switch == "warmup" and c.warmup_steps == 0:
         raise ConfigError("coop.warmup_steps: coop.switch=warmup needs warm-up steps, e.g. --set coop.warmup_steps=20")

@@ -29,19 +29,25 @@ def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
     from translate.models.coop import CalibratedCUT, CoopModel, DWarmup  # local: CUT-only runs skip it
 
     warmup = c.warmup_steps if c.switch == "warmup" else 0
-    if c.steps + warmup >= total_steps:
-        raise ConfigError(f"coop.steps ({c.steps}) + warm-up ({warmup}) must be less than the total number of "
+    steps = coop_steps(c, total_steps)
+    if steps + warmup >= total_steps:
+        raise ConfigError(f"coop.steps ({steps}) + warm-up ({warmup}) must be less than the total number of "
                           f"steps ({total_steps}); CoopInit is meant to be a few percent of training")
     coop = CoopModel(networks, langevin_steps=c.langevin_steps, step_size=c.step_size, noise=c.noise,
                      sigma=c.sigma, normalize_step=c.normalize_step, lambda_teach=c.lambda_teach, alpha=c.alpha)
-    stages = [Stage("coop", coop, 0, c.steps)]
+    stages = [Stage("coop", coop, 0, steps)]
     if warmup:
-        stages.append(Stage("warmup", DWarmup(networks), c.steps, c.steps + warmup))
+        stages.append(Stage("warmup", DWarmup(networks), steps, steps + warmup))
     cut = networks
     if c.switch == "calibrate":
         cut = CalibratedCUT(networks, *_calibration_images(cfg, c.calib_images))
-    stages.append(Stage("cut", cut, c.steps + warmup, total_steps))
+    stages.append(Stage("cut", cut, steps + warmup, total_steps))
     return stages
+
+
+def coop_steps(c, total_steps: int) -> int:
+    """coop.steps, or coop.fraction of the run (at least one step)."""
+    return c.steps if c.steps > 0 else max(1, round(c.fraction * total_steps))
 
 
 def _calibration_images(cfg, n: int):
