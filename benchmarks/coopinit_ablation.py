@@ -46,15 +46,12 @@ class StageTimer(Hook):
     """Wall time of every step, by the stage that ran it."""
 
     def __init__(self):
-        self.seconds: dict[str, float] = {}
-        self.steps: dict[str, int] = {}
+        self.times: dict[str, list[float]] = {}
         self.t = time.perf_counter()
 
     def after_step(self, trainer, logs):
         now = time.perf_counter()
-        name = trainer.stage.name
-        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.t
-        self.steps[name] = self.steps.get(name, 0) + 1
+        self.times.setdefault(trainer.stage.name, []).append(now - self.t)
         self.t = now
 
 
@@ -72,12 +69,14 @@ def train_and_score(cfg, evaluator: Evaluator, run_dir: Path) -> dict:
     result.update({k: modes[k] for k in ("mode_coverage", "mode_entropy", "source_share", "mode_shares")
                    if k in modes})
     result["train_s"] = total
-    result["stage_s"] = timer.seconds
-    coop_s, coop_n = timer.seconds.get("coop", 0.0), timer.steps.get("coop", 0)
-    other_s, other_n = total - coop_s, trainer.total_steps - coop_n
-    result["coop_s"] = coop_s
-    # Extra time of the cooperative steps over as many CUT steps, as a share of the whole run.
-    result["overhead_pct"] = 100.0 * (coop_s - coop_n * other_s / max(other_n, 1)) / total if coop_n else 0.0
+    result["stage_s"] = {name: sum(ts) for name, ts in timer.times.items()}
+    coop = timer.times.get("coop", [])
+    other = [t for name, ts in timer.times.items() if name != "coop" for t in ts]
+    result["coop_s"] = sum(coop)
+    # Extra time of the cooperative steps over as many CUT steps, as a share of the whole run. Medians of
+    # the per-step times, so that load spikes from other processes on a shared machine do not dominate.
+    extra = len(coop) * (statistics.median(coop) - statistics.median(other)) if coop else 0.0
+    result["overhead_pct"] = 100.0 * extra / total
     return result
 
 
@@ -115,8 +114,9 @@ def parse_args(argv=None):
     p.add_argument("--methods", default="cut,coop", help="cut and/or coop")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for all runs")
     p.add_argument("--coop-set", action="append", default=[], help="config override for the coop runs only")
-    p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared; more oversubscribes)")
     p.add_argument("--json", help="write every run and the summary here")
+    p.add_argument("--keep", help="keep the run folders (samples, logs, checkpoints) under this folder")
     return p.parse_args(argv)
 
 
@@ -132,6 +132,7 @@ def main(argv=None) -> int:
     evaluator = Evaluator(root, "test", features="tiny", metrics=("kid", "fid", "gt", "modes"))
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = args.keep or tmp
         for seed in seeds:
             for method in methods:
                 extra = COOP + args.coop_set if method == "coop" else []
