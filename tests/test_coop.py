@@ -46,7 +46,7 @@ def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
     assert set(trainer.optimizers) == {"D", "G"}
     # Grids: input | G output | revised for the cooperative stage (written at the switch, although 3 is not
     # a multiple of sample_every), input | output after it.
-    width = lambda n: n * (32 + 2) + 2  # noqa: E731
+    width = lambda n: n * (128 + 2) + 2  # noqa: E731 - 32 px crops are shown 4x
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_3.png", "step_5.png", "step_6.png"]
     assert Image.open(tmp_path / "samples" / "step_3.png").size[0] == width(3)
     assert Image.open(tmp_path / "samples" / "step_5.png").size[0] == width(2)
