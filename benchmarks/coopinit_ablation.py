@@ -35,9 +35,9 @@ log = logging.getLogger("coopinit_ablation")
 BASE = ["data.synthetic.size=32", "data.synthetic.n_train=200", "data.synthetic.n_test=48", "data.load_size=36",
         "data.crop_size=32", "data.batch_size=4", "model.ngf=16", "model.ndf=16", "model.n_blocks=3",
         "model.nce_layers=[input,down1,down2,block1,block3]", "model.num_patches=64", "model.netf_nc=64",
-        "train.lr=0.0005", "train.steps=400", "train.decay_steps=150", "train.log_every=10",
+        "train.lr=0.0005", "train.steps=600", "train.decay_steps=200", "train.log_every=10",
         "train.sample_every=0", "train.ckpt_every=0", "train.n_samples=6", "train.device=cpu"]
-COOP = ["coop.enabled=true"]  # the rest of coop.* comes from the config defaults or --coop-set
+COOP = ["coop.enabled=true", "coop.fraction=0.05"]  # the rest of coop.* from the config defaults or --coop-set
 METRICS = ("kid", "fid", "gt_l1", "gt_bg_l1", "mode_coverage", "mode_entropy", "source_share",
            "train_s", "coop_s", "overhead_pct")
 

@@ -101,7 +101,7 @@ class CoopConfig:
     steps: int = 0  # steps of the cooperative stage, counted in train.steps
     fraction: float = 0.0  # alternatively a share of train.steps (used when steps is 0), e.g. 0.05
     langevin_steps: int = 15  # T, Langevin steps per revision
-    step_size: float = 0.002  # δ; with normalize_step the RMS pixel move per Langevin step
+    step_size: float = 0.01  # δ; with normalize_step the RMS pixel move per Langevin step
     noise: float = 0.0  # η, Langevin noise scale (0 = deterministic revision)
     sigma: float | None = None  # σ of the Gaussian reference ‖y‖²/(2σ²); null = no reference term
     normalize_step: bool = True  # rescale the energy gradient to unit RMS per image (transfers across sizes)
