@@ -84,7 +84,7 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     table: dict[str, dict[str, tuple[float, float]]] = {}
     for method in dict.fromkeys(r["method"] for r in runs):
         rows = [r for r in runs if r["method"] == method]
-        table[method] = {}
+        table[method] = {"runs": (len(rows), 0.0)}
         for key in METRICS:
             values = [r[key] for r in rows if key in r]
             if values:
@@ -92,17 +92,16 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     return table
 
 
-def markdown(table: dict, n_seeds: int) -> str:
+def markdown(table: dict) -> str:
     keys = [k for k in METRICS if any(k in row for row in table.values())]
-    lines = [f"| method (mean ± std over {n_seeds} seeds) | " + " | ".join(keys) + " |",
-             "|---" * (len(keys) + 1) + "|"]
+    lines = ["| method (mean ± std over runs) | runs | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     for method, row in table.items():
         cells = []
         for k in keys:
             mean, std = row.get(k, (float("nan"), 0.0))
             digits = 4 if k in ("kid", "gt_l1", "gt_bg_l1") else 2 if k != "train_s" else 0
             cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append(f"| {method} | {row['runs'][0]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -117,11 +116,39 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared; more oversubscribes)")
     p.add_argument("--json", help="write every run and the summary here")
     p.add_argument("--keep", help="keep the run folders (samples, logs, checkpoints) under this folder")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="only print the table of earlier --json files")
+    p.add_argument("--refine", nargs="+", metavar="RUN", help="only score kept runs (RUN/ckpt/latest.pt) without "
+                   "and with test-time Langevin refinement under their D")
+    p.add_argument("--refine-steps", type=int, default=10, help="Langevin steps for --refine")
+    p.add_argument("--refine-step-size", type=float, default=0.01, help="RMS pixel move per step for --refine")
     return p.parse_args(argv)
+
+
+def refine_rows(args, evaluator: Evaluator) -> list[dict]:
+    """Each kept run scored as trained and after test-time refinement (translate apply --refine-steps)."""
+    from translate.checkpoint import load_translator
+    from translate.models.coop import build_refiner
+
+    runs = []
+    for run in args.refine:
+        G, cfg, D = load_translator(Path(run) / "ckpt" / "latest.pt", with_discriminator=True)
+        scores, fake = evaluator.run(G)
+        refine = build_refiner(D, args.refine_steps, args.refine_step_size)
+        refined = torch.cat([refine(fake[i:i + 16]) for i in range(0, fake.shape[0], 16)])
+        for name, s in (("plain", scores), (f"refined T={args.refine_steps}", evaluator.score(refined))):
+            row = {k: s[k] for k in ("kid", "fid", "gt_l1", "gt_bg_l1") if k in s}
+            row.update({k: s.get("modes", {})[k] for k in ("mode_coverage", "mode_entropy", "source_share")
+                        if k in s.get("modes", {})})
+            runs.append({"method": f"{'coop' if cfg.coop.enabled else 'cut'}, {name}", "run": run, **row})
+    return runs
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        runs = [r for path in args.merge for r in json.loads(Path(path).read_text())["runs"]]
+        print(markdown(summarise(runs)))
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     log.setLevel(logging.INFO)
     torch.set_num_threads(args.threads)
@@ -130,10 +157,10 @@ def main(argv=None) -> int:
     common = [f"dataset={args.dataset}", *BASE, f"train.threads={args.threads}", *args.overrides]
     root = Path(resolve_source(load_config(args.config, common)).data.root)  # the evaluator scores this folder
     evaluator = Evaluator(root, "test", features="tiny", metrics=("kid", "fid", "gt", "modes"))
-    runs = []
+    runs = refine_rows(args, evaluator) if args.refine else []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = args.keep or tmp
-        for seed in seeds:
+        for seed in seeds if not args.refine else []:
             for method in methods:
                 extra = COOP + args.coop_set if method == "coop" else []
                 cfg = load_config(args.config, [*common, f"train.seed={seed}", *extra])
@@ -143,7 +170,7 @@ def main(argv=None) -> int:
                 log.info("%s seed %d: %s", method, seed, {k: round(v, 4) for k, v in result.items()
                                                           if isinstance(v, float)})
     table = summarise(runs)
-    text = markdown(table, len(seeds))
+    text = markdown(table)
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps({"argv": sys.argv[1:], "runs": runs, "summary": table}, indent=1))
