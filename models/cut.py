@@ -99,6 +99,20 @@ class CUTModel(nn.Module):
         samples_q, _ = self.F(feat_q, self.num_patches, patch_ids)
         return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t)
 
+    def nce_losses(self, out: StepOutputs) -> dict[str, Tensor]:
+        """G's content terms: λ_NCE·PatchNCE, halved and joined by identity NCE when that is on (also used
+        by the CoopInit stage, models/coop.py)."""
+        if not self._wants_nce():
+            return {}
+        losses = {}
+        nce = self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped)
+        if out.idt_b is not None:
+            nce_y = self.lambda_nce * self.nce_loss(out.feat_k_idt, out.idt_b, out.flipped)
+            losses["G/nce_idt"] = 0.5 * nce_y
+            nce = 0.5 * nce
+        losses["G/nce"] = nce
+        return losses
+
     def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> dict[str, Tensor]:
         if phase == "D":
             pred_fake = self.D(self.D_input(out.fake_b.detach()))
@@ -111,13 +125,7 @@ class CUTModel(nn.Module):
             if self.lambda_gan > 0:
                 pred = self.D(self.D_input(out.fake_b))
                 losses["G/gan"] = self.lambda_gan * gan_loss(pred, True, self.gan_mode, for_discriminator=False)
-            if self._wants_nce():
-                nce = self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped)
-                if out.idt_b is not None:
-                    nce_y = self.lambda_nce * self.nce_loss(out.feat_k_idt, out.idt_b, out.flipped)
-                    losses["G/nce_idt"] = 0.5 * nce_y
-                    nce = 0.5 * nce
-                losses["G/nce"] = nce
+            losses.update(self.nce_losses(out))
             return losses
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 

@@ -108,12 +108,32 @@ class EvalConfig:
 
 
 @dataclass
+class CoopConfig:
+    """The CoopInit stage (Zhao, Xie, Li; AAAI 2023): D as an EBM teaching G by Langevin revision, then CUT."""
+
+    enabled: bool = False  # put a cooperative stage of `steps` steps in front of CUT training
+    steps: int = 0  # steps of the cooperative stage, counted in train.steps
+    fraction: float = 0.0  # alternatively a share of train.steps (used when steps is 0), e.g. 0.05
+    langevin_steps: int = 15  # T, Langevin steps per revision
+    step_size: float = 0.01  # δ; with normalize_step the RMS pixel move per Langevin step
+    noise: float = 0.0  # η, Langevin noise scale (0 = deterministic revision)
+    sigma: float | None = None  # σ of the Gaussian reference ‖y‖²/(2σ²); null = no reference term
+    normalize_step: bool = True  # rescale the energy gradient to unit RMS per image (transfers across sizes)
+    lambda_teach: float = 10.0  # weight of ‖G(real_a) - ỹ‖² (per-pixel mean) in G's cooperative loss
+    alpha: float = 0.1  # energy-magnitude regulariser of the EBM loss (on per-patch means)
+    switch: str = "plain"  # plain | calibrate (affine fit of D's last layer) | warmup (D-only steps)
+    warmup_steps: int = 0  # D-only LSGAN steps after the cooperative stage when switch=warmup
+    calib_images: int = 16  # images per domain for switch=calibrate
+
+
+@dataclass
 class Config:
     preset: str = "cut"  # name of the preset this run started from
     dataset: str = ""  # what the user typed as DATASET (demo, a folder, a zoo name)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    coop: CoopConfig = field(default_factory=CoopConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
@@ -278,6 +298,7 @@ _CHOICES = {
     "data.preprocess": ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
     "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
     "train.precision": ("auto", "fp32", "bf16", "fp16"),
+    "coop.switch": ("plain", "calibrate", "warmup"),
 }
 
 
@@ -317,3 +338,21 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr: expected a positive learning rate, got {cfg.train.lr!r}")
+    _validate_coop(cfg.coop)
+
+
+def _validate_coop(c: CoopConfig) -> None:
+    for name in ("steps", "langevin_steps", "warmup_steps", "step_size", "noise", "lambda_teach", "alpha"):
+        if getattr(c, name) < 0:
+            raise ConfigError(f"coop.{name}: expected zero or more, got {getattr(c, name)!r}")
+    if c.sigma is not None and c.sigma <= 0:
+        raise ConfigError(f"coop.sigma: expected a positive number or null (no reference term), got {c.sigma!r}")
+    if c.calib_images < 1:
+        raise ConfigError(f"coop.calib_images: expected a positive integer, got {c.calib_images!r}")
+    if not 0.0 <= c.fraction < 1.0:
+        raise ConfigError(f"coop.fraction: expected a share of train.steps in [0, 1), got {c.fraction!r}")
+    if c.enabled and c.steps == 0 and c.fraction == 0:
+        raise ConfigError("coop.steps: coop.enabled is true but the stage has 0 steps; set e.g. --set coop.steps=100 "
+                          "or --set coop.fraction=0.05")
+    if c.enabled and c.switch == "warmup" and c.warmup_steps == 0:
+        raise ConfigError("coop.warmup_steps: coop.switch=warmup needs warm-up steps, e.g. --set coop.warmup_steps=20")

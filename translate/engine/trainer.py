@@ -154,6 +154,11 @@ class Trainer:
     def _switch_stage_if_needed(self) -> None:
         stage = stage_at(self.stages, self.step)
         if stage is not self.stage:
+            for hook in self.hooks:  # a grid of the stage that ends (coop: input | G output | revised)
+                if isinstance(hook, SampleHook) and not (hook.folder / f"step_{self.step}.png").exists():
+                    hook.write(self)
+                if isinstance(hook, ProgressHook):
+                    hook.ema.clear()  # the next stage logs other losses
             log.info("step %d: switching from stage %r to %r (optimiser states reset)", self.step, self.stage.name,
                      stage.name)
             self.stage = stage
