@@ -30,7 +30,7 @@ def page_errors(fn):
         except gr.Error:
             raise
         except TranslateError as e:
-            raise gr.Error(html.escape(str(e)), print_exception=False) from None
+            raise gr.Error(html.escape(str(e), quote=False), print_exception=False) from None
         except Exception:
             log.exception("demo: unexpected error in %s", fn.__name__)
             raise gr.Error("Something went wrong on the server (the details are in its log).",
@@ -100,7 +100,7 @@ class DemoHandlers:
         self.catalog.scan()
         labels = self.catalog.labels
         for reason in self.catalog.skipped:
-            gr.Warning(html.escape(reason))
+            gr.Warning(html.escape(reason, quote=False))
         value = current if current in labels else (labels[0] if labels else None)
         return (gr.update(choices=labels, value=value), *self.checkpoint_view(value))
 
@@ -139,7 +139,7 @@ class DemoHandlers:
                                                 int(refine_steps or 0))
         for name, reason in batch.failed:
             text = f"Skipped {reason}" if reason.startswith(name) else f"Skipped {name}: {reason}"
-            gr.Warning(html.escape(text))
+            gr.Warning(html.escape(text, quote=False))
         if not batch.results:
             raise gr.Error("None of the files could be translated.")
         total = sum(r.seconds for r in batch.results)

@@ -7,9 +7,11 @@ timing, PNG download, and a batch tab with a zip. Theme and CSS are applied by t
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from translate.app.handlers import DemoHandlers
 from translate.app.predict import Limits, Translator
@@ -30,7 +32,30 @@ DEMO_CSS = """
 #status { min-height: 2.6em; }
 #limits { font-size: 0.85em; color: var(--body-text-color-subdued); }
 #refresh { max-width: 56px; min-width: 56px; }
+#input-image img, #output-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
+#examples img { image-rendering: pixelated; }
+#cap-note, #batch-cap-note { font-size: 0.85em; color: var(--body-text-color-subdued); text-align: center; }
 """
+
+
+def friendly_upload_errors(image: gr.Image) -> gr.Image:
+    """Make a non-image upload read as a message on the page instead of Gradio's generic "Error".
+
+    Gradio decodes the upload's header in ``preprocess``, before any handler runs, so the check wraps that
+    method on this one instance (a subclass would make Gradio write a .pyi stub next to this file).
+    """
+    preprocess = image.preprocess
+
+    def checked(payload):
+        try:
+            return preprocess(payload)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):  # PIL's "not an image" family
+            name = html.escape(Path(payload.orig_name or payload.path or "upload").name, quote=False)
+            raise gr.Error(f"{name}: not an image this demo can read (use PNG, JPEG, WebP, BMP or TIFF)",
+                           print_exception=False) from None
+
+    image.preprocess = checked
+    return image
 
 
 def demo_theme() -> gr.themes.Base:
@@ -56,10 +81,11 @@ def _header(device_text: str) -> None:
 def _single_tab(limits: Limits, can_refine: bool, example_images: list):
     with gr.Tab("Single image", id="single"):
         with gr.Row(equal_height=True):
-            inp = gr.Image(label="Input", type="filepath", image_mode=None, format="png", height=380,
-                           sources=["upload", "clipboard"], elem_id="input-image")
+            inp = friendly_upload_errors(gr.Image(label="Input", type="filepath", image_mode=None, format="png",
+                                                  height=380, sources=["upload", "clipboard"], elem_id="input-image"))
             out = gr.Image(label="Translated", type="filepath", format="png", height=380, interactive=False,
                            buttons=["download", "fullscreen"], elem_id="output-image")
+        gr.Markdown(limits_text(limits), elem_id="cap-note")
         with gr.Row(equal_height=True):
             refine = gr.Slider(0, limits.max_refine_steps, value=0, step=1, visible=can_refine,
                                label="Test-time EBM refinement (Langevin steps under D; 0 = off)",
@@ -68,10 +94,9 @@ def _single_tab(limits: Limits, can_refine: bool, example_images: list):
         with gr.Row(equal_height=True):
             status = gr.Markdown("", elem_id="status")
             download = gr.DownloadButton("Download PNG", visible=False, elem_id="download-png", scale=0,
-                                         min_width=220)
+                                         min_width=240, size="md")
         examples = gr.Gallery(example_images or None, label="Examples from the dataset's test split (click to use)",
-                              columns=8,
-                              height=150, allow_preview=False, format="png", object_fit="contain",
+                              columns=8, height=170, allow_preview=False, format="png", object_fit="contain",
                               elem_id="examples", visible=bool(example_images))
     return inp, out, refine, go, status, download, examples
 
@@ -85,6 +110,7 @@ def _batch_tab(limits: Limits):
                 go = gr.Button("Translate all", variant="primary", elem_id="batch-btn")
                 status = gr.Markdown("", elem_id="batch-status")
                 zip_file = gr.DownloadButton("Download all (zip)", visible=False, elem_id="batch-zip")
+                gr.Markdown(limits_text(limits), elem_id="batch-cap-note")
             gallery = gr.Gallery(label="Translated", columns=4, height=420, format="png", scale=3,
                                  object_fit="contain", elem_id="batch-gallery")
     return files, go, status, zip_file, gallery
@@ -104,12 +130,12 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
     h = DemoHandlers(Translator(catalog, resolve_device(device), limits), n_examples=n_examples)
     labels = catalog.labels
     first = labels[0] if labels else None
-    source = f"`{catalog.ckpt}`" if catalog.ckpt else f"`{catalog.runs_dir}`"
+    source = str(catalog.ckpt or catalog.runs_dir)
 
     with gr.Blocks(title="translate · demo", delete_cache=(3600, 3600)) as demo:
         _header(h.device_text)
         with gr.Row(equal_height=True):
-            picker = gr.Dropdown(labels, value=first, label=f"Checkpoint (from {source})", scale=5,
+            picker = gr.Dropdown(labels, value=first, label=f"Checkpoint · from {source}", scale=5,
                                  elem_id="ckpt-picker", info=None if labels else
                                  "No checkpoints found: train one with `translate train demo`, then press ↻")
             refresh = gr.Button("↻", elem_id="refresh", scale=0, min_width=56)
@@ -118,8 +144,9 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
         inp, out, refine, go, status, download, examples = _single_tab(limits, can_refine, example_images)
         files, bgo, bstatus, bzip, bgallery = _batch_tab(limits)
         with gr.Accordion("Limits and safety", open=False):
-            gr.Markdown(limits_text(limits) + "  \nCheckpoints load with `weights_only=True` and only from "
-                        f"{source}; this page cannot name another file.", elem_id="limits")
+            gr.Markdown("Checkpoints load with `weights_only=True` (tensors only, never code) and only from "
+                        f"`{source}`; the page sends a label, never a path. Errors are shown as messages; "
+                        "server logs keep the details.", elem_id="limits")
 
         view = [card_md, refine, examples]
         picker.change(h.checkpoint_view, picker, view, queue=False)
