@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from translate.app import Limits, launch_demo
+from translate.app.runs import example_images
 
 CHROMIUM = os.environ.get("TRANSLATE_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium's own connections are refused in sandboxed CI.
@@ -60,14 +61,10 @@ def _toast(page, text):
 
 
 def test_upload_translate_and_screenshot(page, server, tmp_path):
-    info = server[0].translator.catalog.get(server[0].translator.catalog.labels[0])
-    example = server[0].translator.catalog and next(iter(sorted(
-        Path(p) for p in Path(info.config.data.root or ".").glob("testA/*.png"))), None)
+    catalog = server[0].translator.catalog
+    (example,) = example_images(catalog.get(catalog.labels[0]).config, 1)  # a test-split scene, as a person would try
     src = tmp_path / "scene.png"
-    if example is not None:  # a test-split scene: a horse on grass, as a person would try
-        shutil.copy(example, src)
-    else:
-        Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)).save(src)
+    shutil.copy(example, src)
     page.locator("#input-image input[type=file]").set_input_files(str(src))
     page.locator("#input-image img").first.wait_for(state="visible")
     page.click("#translate-btn")
@@ -114,3 +111,13 @@ def test_batch_tab_gallery_and_zip(page, tmp_path):
     assert page.locator("#batch-zip").is_visible()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo_batch.png"), full_page=True)
+
+
+def test_clicking_an_example_fills_the_input(page):
+    thumbs = page.locator("#examples img")
+    thumbs.first.wait_for(state="visible")
+    assert thumbs.count() == 6  # the smoke set's testA
+    thumbs.nth(1).click()
+    page.locator("#input-image img").first.wait_for(state="visible")
+    page.click("#translate-btn")
+    page.locator("#status", has_text="Translated 32×32").wait_for(state="visible")
