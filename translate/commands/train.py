@@ -5,10 +5,11 @@ import logging
 import sys
 from pathlib import Path
 
-from translate.checkpoint import checkpoint_config, load_checkpoint
 from translate.config import config_to_dict, load_config
 from translate.datasets.sources import DEMO
 from translate.errors import TranslateError
+
+
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ def _build_config(args):
     if args.device:
         overrides.append(f"train.device={args.device}")
     if args.resume:
+        from translate.checkpoint import checkpoint_config, load_checkpoint
+
         ckpt = Path(args.out) / "ckpt" / "latest.pt"
         if not ckpt.is_file():
             raise TranslateError(f"--resume: no checkpoint at {ckpt}; start a new run without --resume")
@@ -57,11 +60,10 @@ def _build_config(args):
 
 
 def run(args) -> int:
-    from translate.engine.trainer import Trainer  # heavy imports only when training
-
     if args.resume and not args.out:
         raise TranslateError("--resume needs --out RUN, the run folder to continue")
     cfg = _build_config(args)
+    from translate.engine.trainer import Trainer  # torch is imported only once the config is valid
     run_dir = Path(args.out) if args.out else _default_run_dir(args.dataset, cfg.preset, False)
     trainer = Trainer(cfg, run_dir, resume=args.resume)
     log.info("run folder: %s | device %s | %s | %d steps (%d decaying) | stage %s at step %d", run_dir,
