@@ -50,6 +50,13 @@ def run_card(info: CheckpointInfo | None, device: str) -> str:
             f"**test-time refinement** {refine} &nbsp;·&nbsp; **device** {device}")
 
 
+def _thumbnail(path: Path, side: int = 256):
+    """A small copy for the example strip; clicking it loads the full image from the server's list."""
+    img = load_image(path)
+    img.thumbnail((side, side))
+    return img
+
+
 def _upload_name(path: str) -> str:
     return Path(path).name
 
@@ -85,7 +92,7 @@ class DemoHandlers:
         """(run card, refinement possible, example thumbnails) for the selected checkpoint."""
         info = self._info(label)
         can_refine = bool(info and info.has_D and refiner_available())
-        examples = [(load_image(p), p.name) for p in self.examples_for(info)]
+        examples = [(_thumbnail(p), p.name) for p in self.examples_for(info)]
         return run_card(info, self.device_text), can_refine, examples
 
     def checkpoint_view(self, label: str | None):
@@ -127,7 +134,7 @@ class DemoHandlers:
                     f"translated at {w}×{h}.")
             gr.Warning(note)
             status += f"  \n⚠ {note}"
-        download = gr.update(value=str(r.png), visible=True, label=f"Download {r.png.name}")
+        download = gr.update(value=str(r.png), visible=True)
         return str(r.png), download, status
 
     @page_errors

@@ -173,9 +173,9 @@ class Translator:
         steps = int(refine_steps or 0)
         if not 0 <= steps <= self.limits.max_refine_steps:
             raise TranslateError(f"refinement steps: expected 0 to {self.limits.max_refine_steps}, got {steps}")
+        in_w, in_h = self.check_upload(path, name)
         G, cfg, D = self._load(info)
         refine = self._refiner(info, cfg, D, steps)
-        in_w, in_h = self.check_upload(path, name)
         x = self._read(path, name)
         t0 = time.perf_counter()
         y = translate_tensor(G, x, self.device, refine=refine)[0]  # (3, H, W) on the CPU

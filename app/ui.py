@@ -78,7 +78,7 @@ def _header(device_text: str) -> None:
         gr.HTML(f'<div id="device-badge"><span>running on {device_text}</span></div>')
 
 
-def _single_tab(limits: Limits, can_refine: bool, example_images: list):
+def _single_tab(limits: Limits, example_images: list):
     with gr.Tab("Single image", id="single"):
         with gr.Row(equal_height=True):
             inp = friendly_upload_errors(gr.Image(label="Input", type="filepath", image_mode=None, format="png",
@@ -86,11 +86,7 @@ def _single_tab(limits: Limits, can_refine: bool, example_images: list):
             out = gr.Image(label="Translated", type="filepath", format="png", height=380, interactive=False,
                            buttons=["download", "fullscreen"], elem_id="output-image")
         gr.Markdown(limits_text(limits), elem_id="cap-note")
-        with gr.Row(equal_height=True):
-            refine = gr.Slider(0, limits.max_refine_steps, value=0, step=1, visible=can_refine,
-                               label="Test-time EBM refinement (Langevin steps under D; 0 = off)",
-                               elem_id="refine-steps", scale=3)
-            go = gr.Button("Translate", variant="primary", size="lg", elem_id="translate-btn", scale=1)
+        go = gr.Button("Translate", variant="primary", size="lg", elem_id="translate-btn")
         with gr.Row(equal_height=True):
             status = gr.Markdown("", elem_id="status")
             download = gr.DownloadButton("Download PNG", visible=False, elem_id="download-png", scale=0,
@@ -98,7 +94,7 @@ def _single_tab(limits: Limits, can_refine: bool, example_images: list):
         examples = gr.Gallery(example_images or None, label="Examples from the dataset's test split (click to use)",
                               columns=8, height=170, allow_preview=False, format="png", object_fit="contain",
                               elem_id="examples", visible=bool(example_images))
-    return inp, out, refine, go, status, download, examples
+    return inp, out, go, status, download, examples
 
 
 def _batch_tab(limits: Limits):
@@ -140,8 +136,12 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
                                  "No checkpoints found: train one with `translate train demo`, then press ↻")
             refresh = gr.Button("↻", elem_id="refresh", scale=0, min_width=56)
         card, can_refine, example_images = h.view_values(first)
-        card_md = gr.Markdown(card, elem_id="run-card")
-        inp, out, refine, go, status, download, examples = _single_tab(limits, can_refine, example_images)
+        with gr.Row(equal_height=True):
+            card_md = gr.Markdown(card, elem_id="run-card")
+            refine = gr.Slider(0, limits.max_refine_steps, value=0, step=1, visible=can_refine, scale=0,
+                               min_width=420, label="Test-time EBM refinement: Langevin steps under D (0 = off)",
+                               elem_id="refine-steps")
+        inp, out, go, status, download, examples = _single_tab(limits, example_images)
         files, bgo, bstatus, bzip, bgallery = _batch_tab(limits)
         with gr.Accordion("Limits and safety", open=False):
             gr.Markdown("Checkpoints load with `weights_only=True` (tensors only, never code) and only from "

@@ -133,3 +133,11 @@ def test_demo_command_is_local_and_private_by_default():
     assert args.host == "127.0.0.1" and args.share is False and args.ckpt is None
     with pytest.raises(SystemExit):  # one source of checkpoints at a time
         build_parser().parse_args(["demo", "--runs", "runs", "--ckpt", "x.pt"])
+
+
+def test_demo_command_reports_a_missing_runs_folder(tmp_path, capsys):
+    from translate.cli import main
+
+    assert main(["demo", "--runs", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nowhere" in err[0] and "is not a folder" in err[0]
