@@ -117,11 +117,11 @@ class DemoHandlers:
         files = self.examples_for(self._info(label))
         if not 0 <= evt.index < len(files):
             raise gr.Error("That example is no longer available; pick another.")
-        return load_image(files[evt.index]), None, gr.update(value=None, visible=False), ""
+        return load_image(files[evt.index]), None, gr.update(value=None, visible=False), "", None
 
     @page_errors
     def translate_one(self, image: str | None, label: str | None, refine_steps: float = 0):
-        """Input image path -> (output PNG, download button, status line)."""
+        """Input image path -> (output PNG, download button, status line, before/after pair)."""
         if not image:
             raise gr.Error("Upload an image first (or click one of the examples).")
         r = self.translator.translate_file(image, label, int(refine_steps or 0), name=_upload_name(image))
@@ -135,7 +135,7 @@ class DemoHandlers:
             gr.Warning(note)
             status += f"  \n⚠ {note}"
         download = gr.update(value=str(r.png), visible=True)
-        return str(r.png), download, status
+        return str(r.png), download, status, (image, str(r.png))
 
     @page_errors
     def translate_many(self, files: list[str] | None, label: str | None, refine_steps: float = 0):

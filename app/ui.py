@@ -33,7 +33,7 @@ DEMO_CSS = """
 #limits { font-size: 0.85em; color: var(--body-text-color-subdued); }
 #refresh { max-width: 56px; min-width: 56px; }
 #input-image img, #output-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
-#examples img { image-rendering: pixelated; }
+#examples img, #compare-slider img { image-rendering: pixelated; }
 #cap-note, #batch-cap-note { font-size: 0.85em; color: var(--body-text-color-subdued); text-align: center; }
 """
 
@@ -83,7 +83,8 @@ def _single_tab(limits: Limits, example_images: list):
         with gr.Row(equal_height=True):
             inp = friendly_upload_errors(gr.Image(label="Input", type="filepath", image_mode=None, format="png",
                                                   height=380, sources=["upload", "clipboard"], elem_id="input-image"))
-            out = gr.Image(label="Translated", type="filepath", format="png", height=380, interactive=False,
+            # 44 px lower than the input, whose upload toolbar takes that much: the two pictures match in size
+            out = gr.Image(label="Translated", type="filepath", format="png", height=336, interactive=False,
                            buttons=["download", "fullscreen"], elem_id="output-image")
         gr.Markdown(limits_text(limits), elem_id="cap-note")
         go = gr.Button("Translate", variant="primary", size="lg", elem_id="translate-btn")
@@ -91,10 +92,13 @@ def _single_tab(limits: Limits, example_images: list):
             status = gr.Markdown("", elem_id="status")
             download = gr.DownloadButton("Download PNG", visible=False, elem_id="download-png", scale=0,
                                          min_width=240, size="md")
+        with gr.Accordion("Before ↔ after slider", open=False):
+            compare = gr.ImageSlider(label="Input ↔ translated", type="filepath", format="png", max_height=420,
+                                     interactive=False, elem_id="compare-slider")
         examples = gr.Gallery(example_images or None, label="Examples from the dataset's test split (click to use)",
                               columns=8, height=170, allow_preview=False, format="png", object_fit="contain",
                               elem_id="examples", visible=bool(example_images))
-    return inp, out, go, status, download, examples
+    return inp, out, go, status, download, compare, examples
 
 
 def _batch_tab(limits: Limits):
@@ -141,7 +145,7 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
             refine = gr.Slider(0, limits.max_refine_steps, value=0, step=1, visible=can_refine, scale=0,
                                min_width=420, label="Test-time EBM refinement: Langevin steps under D (0 = off)",
                                elem_id="refine-steps")
-        inp, out, go, status, download, examples = _single_tab(limits, example_images)
+        inp, out, go, status, download, compare, examples = _single_tab(limits, example_images)
         files, bgo, bstatus, bzip, bgallery = _batch_tab(limits)
         with gr.Accordion("Limits and safety", open=False):
             gr.Markdown("Checkpoints load with `weights_only=True` (tensors only, never code) and only from "
@@ -151,8 +155,8 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
         view = [card_md, refine, examples]
         picker.change(h.checkpoint_view, picker, view, queue=False)
         refresh.click(h.refresh, picker, [picker, *view], queue=False)
-        examples.select(h.pick_example, picker, [inp, out, download, status], queue=False)
-        go.click(h.translate_one, [inp, picker, refine], [out, download, status], api_name="translate",
+        examples.select(h.pick_example, picker, [inp, out, download, status, compare], queue=False)
+        go.click(h.translate_one, [inp, picker, refine], [out, download, status, compare], api_name="translate",
                  concurrency_limit=1, concurrency_id=CONCURRENCY_ID)
         bgo.click(h.translate_many, [files, picker, refine], [bgallery, bzip, bstatus], api_name="translate_batch",
                   concurrency_limit=1, concurrency_id=CONCURRENCY_ID)

@@ -68,11 +68,11 @@ def test_catalog_labels_runs_and_refuses_anything_else(runs, handlers):
 
 def test_prediction_returns_an_image_of_the_inputs_size(handlers, tmp_path):
     label = handlers.catalog.labels[0]
-    out, download, status = handlers.translate_one(str(_rgb(tmp_path / "odd.png", 37, 23)), label, 0)
+    out, download, status, pair = handlers.translate_one(str(_rgb(tmp_path / "odd.png", 37, 23)), label, 0)
     with Image.open(out) as img:
         assert img.size == (37, 23) and img.mode == "RGB" and img.format == "PNG"
     assert download["value"] == out and download["visible"] is True
-    assert "37×23" in status and " ms" in status
+    assert "37×23" in status and " ms" in status and pair == (str(tmp_path / "odd.png"), out)
 
 
 def test_resolution_cap_downscales_and_says_so(handlers, tmp_path):
@@ -141,3 +141,11 @@ def test_demo_command_reports_a_missing_runs_folder(tmp_path, capsys):
     assert main(["demo", "--runs", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nowhere" in err[0] and "is not a folder" in err[0]
+
+
+def test_empty_runs_folder_builds_a_page_that_says_what_to_do(tmp_path):
+    demo = build_demo(runs_dir=tmp_path, device="cpu")
+    picker = _component(demo, "ckpt-picker")
+    assert picker.choices == [] and "translate train demo" in picker.info
+    with pytest.raises(gr.Error, match="no checkpoint selected"):
+        DemoHandlers(demo.translator).translate_one(str(_rgb(tmp_path / "a.png", 8, 8)), None)

@@ -73,8 +73,10 @@ def test_upload_translate_and_screenshot(page, server, tmp_path):
     page.locator("#status", has_text="Translated").wait_for(state="visible")
     page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=out.element_handle())
     assert out.evaluate("el => [el.naturalWidth, el.naturalHeight]") == list(Image.open(src).size)
-    assert page.locator("#download-png").is_visible()
+    page.locator("#download-png").wait_for(state="visible")
     assert "downscaled" in page.locator("#cap-note").inner_text()  # the resolution cap is stated
+    page.get_by_text("Before ↔ after slider").click()
+    page.locator("#compare-slider img").nth(1).wait_for(state="visible")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo_translate.png"), full_page=True)
     assert (ARTIFACTS / "demo_translate.png").stat().st_size > 10_000
@@ -107,8 +109,9 @@ def test_batch_tab_gallery_and_zip(page, tmp_path):
     page.locator("#batch-files", has_text="b1").wait_for(state="visible")  # the name and ".png" are separate elements
     page.click("#batch-btn")
     page.locator("#batch-status", has_text="Translated 2 image(s)").wait_for(state="visible")
+    page.locator("#batch-gallery img").nth(1).wait_for(state="visible")
     assert page.locator("#batch-gallery img").count() == 2
-    assert page.locator("#batch-zip").is_visible()
+    page.locator("#batch-zip").wait_for(state="visible")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo_batch.png"), full_page=True)
 

@@ -29,7 +29,7 @@ def test_client_call_is_bit_exact_with_cli_apply(server, client, smoke_run, tmp_
     arr = (np.random.default_rng(3).random((29, 37, 3)) * 255).astype(np.uint8)  # odd size: padded and cropped
     Image.fromarray(arr).save(src)
     label = server[0].translator.catalog.labels[0]
-    out_path, download, status = client.predict(handle_file(str(src)), label, 0, api_name="/translate")
+    out_path, download, status, (before, after) = client.predict(handle_file(str(src)), label, 0, api_name="/translate")
     assert main(["apply", "--ckpt", str(smoke_run), str(src), "--out", str(tmp_path / "cli"), "--device", "cpu"]) == 0
     cli = np.asarray(Image.open(tmp_path / "cli" / "scene.png"))
     assert download["visible"] is True
@@ -39,6 +39,7 @@ def test_client_call_is_bit_exact_with_cli_apply(server, client, smoke_run, tmp_
             web = np.asarray(img)
         assert np.array_equal(web, cli)
     assert "37×29" in status and "CPU" in status
+    assert np.array_equal(np.asarray(Image.open(before)), arr) and np.array_equal(np.asarray(Image.open(after)), cli)
 
 
 def test_client_gets_a_message_for_a_bad_upload(server, client, tmp_path):
