@@ -50,11 +50,18 @@ def run_card(info: CheckpointInfo | None, device: str) -> str:
             f"**test-time refinement** {refine} &nbsp;·&nbsp; **device** {device}")
 
 
-def _thumbnail(path: Path, side: int = 256):
-    """A small copy for the example strip; clicking it loads the full image from the server's list."""
-    img = load_image(path)
-    img.thumbnail((side, side))
-    return img
+def _thumbnails(paths: list[Path], side: int = 256) -> list[tuple]:
+    """(path, small copy) for each readable example; clicking one loads the full image on the server."""
+    thumbs = []
+    for path in paths:
+        try:
+            img = load_image(path)
+        except TranslateError as e:  # a bad file in the dataset should not break the page
+            log.warning("demo: example skipped: %s", e)
+            continue
+        img.thumbnail((side, side))
+        thumbs.append((path, img))
+    return thumbs
 
 
 def _upload_name(path: str) -> str:
@@ -68,18 +75,19 @@ class DemoHandlers:
         self.translator = translator  # holds the catalog, device, limits and model cache
         self.n_examples = n_examples  # example thumbnails shown per checkpoint
         self.device_text = describe_device(translator.device)
-        self._examples: dict[str, list[Path]] = {}  # dataset -> example files, found once
+        self._examples: dict[str, list[tuple]] = {}  # dataset -> [(file, thumbnail)], found once
 
     @property
     def catalog(self):
         return self.translator.catalog
 
-    def examples_for(self, info: CheckpointInfo | None) -> list[Path]:
+    def examples_for(self, info: CheckpointInfo | None) -> list[tuple]:
+        """[(file, thumbnail)] from the checkpoint's dataset; the gallery shows them in this order."""
         if info is None:
             return []
         key = f"{info.dataset}|{info.config.data.root}|{info.config.data.domain_a}"
         if key not in self._examples:
-            self._examples[key] = example_images(info.config, self.n_examples)
+            self._examples[key] = _thumbnails(example_images(info.config, self.n_examples))
         return self._examples[key]
 
     def _info(self, label: str | None) -> CheckpointInfo | None:
@@ -92,9 +100,10 @@ class DemoHandlers:
         """(run card, refinement possible, example thumbnails) for the selected checkpoint."""
         info = self._info(label)
         can_refine = bool(info and info.has_D and refiner_available())
-        examples = [(_thumbnail(p), p.name) for p in self.examples_for(info)]
+        examples = [(thumb, path.name) for path, thumb in self.examples_for(info)]
         return run_card(info, self.device_text), can_refine, examples
 
+    @page_errors
     def checkpoint_view(self, label: str | None):
         """Run card, refinement slider (only with D) and example gallery for the selected checkpoint."""
         card, can_refine, examples = self.view_values(label)
@@ -114,10 +123,10 @@ class DemoHandlers:
     @page_errors
     def pick_example(self, label: str | None, evt: gr.SelectData):
         """The clicked thumbnail, as a lossless copy for the input box (the file path stays on the server)."""
-        files = self.examples_for(self._info(label))
-        if not 0 <= evt.index < len(files):
+        examples = self.examples_for(self._info(label))
+        if not isinstance(evt.index, int) or not 0 <= evt.index < len(examples):
             raise gr.Error("That example is no longer available; pick another.")
-        return load_image(files[evt.index]), None, gr.update(value=None, visible=False), "", None
+        return load_image(examples[evt.index][0]), None, gr.update(value=None, visible=False), "", None
 
     @page_errors
     def translate_one(self, image: str | None, label: str | None, refine_steps: float = 0):
