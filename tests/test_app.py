@@ -52,8 +52,10 @@ def test_build_demo_with_smoke_checkpoint(smoke_run):
     assert label.endswith("step 6 · smoke · demo") and picker.value == label
     assert len(_component(demo, "examples").value) == 6  # the smoke set's testA images
     assert "1024 px" in _component(demo, "cap-note").value  # the resolution cap is stated on the page
-    api = {d.api_name for d in demo.fns.values()}
-    assert {"translate", "translate_batch"} <= api
+    jobs = {f.api_name: f for f in demo.fns.values() if f.api_name in ("translate", "translate_batch")}
+    # A bounded queue, and one translation job at a time across both tabs.
+    assert len(jobs) == 2 and demo._queue.max_size == 16
+    assert all(f.queue and f.concurrency_limit == 1 and f.concurrency_id == "translate" for f in jobs.values())
 
 
 def test_catalog_labels_runs_and_refuses_anything_else(runs, handlers):
