@@ -36,6 +36,7 @@ class DataConfig:
     root: str = ""  # dataset folder (trainA/trainB/...); set from the DATASET argument of `translate train`
     domain_a: str = ""  # alternatively two arbitrary folders, one per domain
     domain_b: str = ""
+    data_root: str = ""  # where named datasets are downloaded ("" = $TRANSLATE_DATA or ~/.cache/translate)
     preprocess: str = "resize_and_crop"  # resize_and_crop | crop | scale_width | scale_width_and_crop | none
     load_size: int = 286  # resize target before cropping
     crop_size: int = 256  # training crop
@@ -66,6 +67,7 @@ class ModelConfig:
     num_patches: int = 256  # patches sampled per layer
     netf_nc: int = 256  # width of F's MLP heads
     flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
+    diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
 
 
 @dataclass
@@ -255,6 +257,8 @@ def save_config(cfg: Config, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Semantic checks beyond types
 
+DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (datasets/augment.py)
+
 _CHOICES = {
     "data.preprocess": ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
     "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
@@ -290,6 +294,10 @@ def validate(cfg: Config) -> None:
         if name not in ("input", "down1", "down2") and (block is None or not 1 <= block <= cfg.model.n_blocks):
             raise ConfigError(f"model.nce_layers: unknown layer {name!r} (expected input, down1, down2 "
                               f"or block1..block{cfg.model.n_blocks})")
+    unknown = [op.strip() for op in cfg.model.diffaug.split(",") if op.strip() and op.strip() not in DIFFAUG_OPS]
+    if unknown:
+        raise ConfigError(f"model.diffaug: unknown augmentation {', '.join(map(repr, unknown))} "
+                          f"(expected a comma-separated subset of {', '.join(DIFFAUG_OPS)}, or '' for none)")
     if not 0.0 <= cfg.train.ema < 1.0:
         raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
     if cfg.train.lr <= 0:
