@@ -131,11 +131,15 @@ class CheckpointCatalog:
 def example_images(cfg: Config, n: int = 8) -> list[Path]:
     """Up to ``n`` images from the run's dataset, test split first (testA/, else trainA/ or data.domain_a).
 
-    The synthetic ``demo`` set is regenerated if missing; a dataset folder that is gone gives no examples.
+    The synthetic ``demo`` set is regenerated if missing (offline, seconds); a dataset that is not on this
+    machine gives no examples.
     """
     from translate.datasets.imageio import find_images
-    from translate.datasets.sources import resolve_source
+    from translate.datasets.sources import DEMO, resolve_source
 
+    local = [p for p in (cfg.data.root, cfg.data.domain_a, cfg.dataset) if p and Path(p).expanduser().is_dir()]
+    if cfg.dataset != DEMO and not local:
+        return []  # a named dataset missing here: never download one just to show examples
     try:
         cfg = resolve_source(cfg)
     except TranslateError as e:

@@ -151,3 +151,17 @@ def test_empty_runs_folder_builds_a_page_that_says_what_to_do(tmp_path):
     assert picker.choices == [] and "translate train demo" in picker.info
     with pytest.raises(gr.Error, match="no checkpoint selected"):
         DemoHandlers(demo.translator).translate_one(str(_rgb(tmp_path / "a.png", 8, 8)), None)
+
+
+def test_examples_never_download_a_missing_named_dataset(monkeypatch, tmp_path):
+    import translate.datasets.zoo as zoo
+    from translate.app.runs import example_images
+    from translate.config import load_config
+
+    monkeypatch.setattr(zoo, "ensure_dataset", lambda *a, **k: pytest.fail("tried to fetch a dataset"))
+    cfg = load_config("smoke", ["dataset=horse2zebra", f"data.root={tmp_path / 'gone'}"])
+    assert example_images(cfg) == []
+    (tmp_path / "mine" / "testA").mkdir(parents=True)
+    _rgb(tmp_path / "mine" / "testA" / "x.png", 8, 8)
+    cfg = load_config("smoke", [f"dataset={tmp_path / 'mine'}"])
+    assert [p.name for p in example_images(cfg)] == ["x.png"]
