@@ -91,6 +91,20 @@ class TrainConfig:
     keep_every: int = 0  # also keep ckpt/step_N.pt every N steps (0 = never)
     n_samples: int = 4  # images in each sample grid
     threads: int = 0  # torch intra-op threads on CPU (0 = torch default)
+    eval_every: int = 0  # steps between evaluations on a fixed test subset, see EvalConfig (0 = never)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation during training (translate/metrics/hook.py); how often is train.eval_every."""
+
+    features: str = "inception"  # FID/KID features: inception (clean-fid, needs its weight file) | tiny (offline)
+    metrics: list[str] = field(default_factory=lambda: ["fid", "kid", "gt", "modes"])  # of fid, kid, lpips, gt, modes
+    best: list[str] = field(default_factory=lambda: ["kid"])  # keep ckpt/best_<metric>.pt for each of these
+    n_images: int = 64  # the fixed test subset: the first N test A images (0 = all); B is always all of test B
+    split: str = "test"  # the split whose A/B folders are used
+    batch_size: int = 16  # images per forward pass during evaluation
+    tensorboard: bool = False  # also write losses and figures to RUN/tb/ (needs the tensorboard package)
 
 
 @dataclass
@@ -100,6 +114,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -92,6 +92,8 @@ class Trainer:
         return fixed_images(files_a, self.cfg.train.n_samples, d.crop_size)
 
     def _build_hooks(self) -> list:
+        from translate.metrics.hook import build_eval_hooks  # metrics load only with the hooks (rank 0)
+
         t = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, self.run_dir / "config.yaml")
@@ -100,6 +102,7 @@ class Trainer:
             ProgressHook(self.total_steps, self.step, t.log_every),
             SampleHook(self.run_dir / "samples", self._sample_images(), t.sample_every),
             CheckpointHook(self.run_dir / "ckpt", t.ckpt_every, t.keep_every),
+            *build_eval_hooks(self),
         ]
 
     # ------------------------------------------------------------------ one step
