@@ -10,7 +10,7 @@ def add_parser(sub) -> None:
                                    "translate uploaded images. Binds to 127.0.0.1 unless --host says otherwise.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--ckpt", help="offer this one checkpoint (RUN/ckpt/latest.pt or a run folder)")
-    src.add_argument("--runs", help="offer every RUN/ckpt/*.pt under this folder (default: runs)")
+    src.add_argument("--runs", metavar="DIR", help="offer every RUN/ckpt/*.pt under this folder (default: runs)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
     p.add_argument("--share", action="store_true", help="also create a public gradio.live link (off by default)")
