@@ -165,3 +165,15 @@ def test_examples_never_download_a_missing_named_dataset(monkeypatch, tmp_path):
     _rgb(tmp_path / "mine" / "testA" / "x.png", 8, 8)
     cfg = load_config("smoke", [f"dataset={tmp_path / 'mine'}"])
     assert [p.name for p in example_images(cfg)] == ["x.png"]
+
+
+def test_refinement_control_shown_with_D_and_refines(handlers, tmp_path):
+    label = handlers.catalog.labels[0]
+    assert handlers.catalog.get(label).has_D and handlers.checkpoint_view(label)[1]["visible"] is True
+    src = _rgb(tmp_path / "r.png", 30, 22)
+    plain = handlers.translator.translate_file(src, label, 0)
+    refined = handlers.translator.translate_file(src, label, 3)
+    assert refined.out_size == (30, 22) and refined.refine_steps == 3
+    assert (refined.image - plain.image).abs().max() > 1e-3  # Langevin steps under D moved the pixels
+    with pytest.raises(gr.Error, match="refinement steps: expected 0 to 50"):
+        handlers.translate_one(str(src), label, 51)

@@ -116,11 +116,15 @@ def test_batch_tab_gallery_and_zip(page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "demo_batch.png"), full_page=True)
 
 
-def test_clicking_an_example_fills_the_input(page):
+def test_example_click_and_refinement_steps(page):
     thumbs = page.locator("#examples img")
     thumbs.first.wait_for(state="visible")
     assert thumbs.count() == 6  # the smoke set's testA
     thumbs.nth(1).click()
     page.locator("#input-image img").first.wait_for(state="visible")
+    steps = page.locator("#refine-steps input[type=number]")  # shown: the smoke checkpoint holds D
+    steps.fill("2")
+    steps.press("Enter")
     page.click("#translate-btn")
     page.locator("#status", has_text="Translated 32×32").wait_for(state="visible")
+    assert "with 2 refinement step(s)" in page.locator("#status").inner_text()

@@ -56,3 +56,14 @@ def test_client_cannot_name_a_checkpoint_path(server, client, smoke_run, tmp_pat
     with pytest.raises(Exception) as err:
         client.predict(handle_file(str(src)), str(smoke_run / "ckpt" / "latest.pt"), 0, api_name="/translate")
     assert "Traceback" not in str(err.value)
+
+
+def test_refined_call_is_bit_exact_with_cli_apply_refine_steps(server, client, smoke_run, tmp_path):
+    src = tmp_path / "r.png"
+    Image.fromarray((np.random.default_rng(5).random((24, 40, 3)) * 255).astype(np.uint8)).save(src)
+    label = server[0].translator.catalog.labels[0]
+    out_path, _, status, _ = client.predict(handle_file(str(src)), label, 2, api_name="/translate")
+    assert main(["apply", "--ckpt", str(smoke_run), str(src), "--out", str(tmp_path / "cli"), "--device", "cpu",
+                 "--refine-steps", "2"]) == 0
+    assert np.array_equal(np.asarray(Image.open(out_path)), np.asarray(Image.open(tmp_path / "cli" / "r.png")))
+    assert "2 refinement step(s)" in status
