@@ -82,8 +82,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"  # auto (fp32 on CPU, bf16 on GPUs that support it) | fp32 | bf16 | fp16
-    channels_last: bool = False
-    compile: bool = False
+    channels_last: bool = False  # NHWC activations; off: slower on CPU (README benchmark), untested on GPU
+    compile: bool = False  # torch.compile G, D and F; off: minutes of compile for little gain (README benchmark)
+    dist_backend: str = "auto"  # under torchrun: auto (nccl on CUDA, gloo on CPU) | gloo | nccl
     ema: float = 0.0  # decay of an exponential moving average of G (0 = off)
     log_every: int = 10  # steps between log.jsonl records
     sample_every: int = 500  # steps between sample grids (0 = only at the end)
@@ -299,6 +300,7 @@ _CHOICES = {
     "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
     "train.precision": ("auto", "fp32", "bf16", "fp16"),
     "coop.switch": ("plain", "calibrate", "warmup"),
+    "train.dist_backend": ("auto", "gloo", "nccl"),
 }
 
 
