@@ -93,6 +93,19 @@ def test_only_rank_zero_writes_and_checkpoint_loads_on_one_device(two_runs):
         assert G(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
 
 
+def test_distributed_checkpoint_resumes_in_one_process(two_runs, tmp_path):
+    """The 2-process run continues in one process with the same global batch (4) for two more steps."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(two_runs[0], run)
+    done = subprocess.run([sys.executable, "-m", "translate", "train", "demo", "--out", str(run), "--resume",
+                           "--set", "data.batch_size=4", "--set", "train.steps=8"],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert load_checkpoint(run / "ckpt" / "latest.pt")["step"] == 8
+
+
 def test_backend_and_device_choice():
     assert pick_backend("auto", torch.device("cpu")) == "gloo"
     assert pick_backend("auto", torch.device("cuda")) == "nccl"
