@@ -1,1 +1,1 @@
-"""YAML presets, installed as translate.configs: cut, fastcut, coop_cut, demo, smoke."""
+"""YAML presets, installed as translate.configs: cut, fastcut, coop_cut, coop_fastcut, demo, coop_demo, smoke."""

@@ -132,7 +132,8 @@ class UnpairedImages(Dataset):
                 return path, load_image(path)
             except DataError as e:
                 self.bad_files.add(path)
-                log.warning("skipping unreadable image in domain %s: %s", domain, e)
+                log.warning("skipping unreadable image in domain %s (%d skipped so far in this process): %s",
+                            domain, len(self.bad_files), e)
         raise DataError(f"every image of domain {domain} is unreadable ({len(files)} files, e.g. {files[0]})")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -89,11 +90,14 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     that cannot be converted, or larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb).
     """
     try:
-        with Image.open(path) as img:
-            img.load()  # decode now, inside the try: Image.open only reads the header
-            img = ImageOps.exif_transpose(img)
-            return _to_rgb(img)
-    except Image.DecompressionBombError as e:
+        with warnings.catch_warnings():
+            # PIL only warns between MAX_IMAGE_PIXELS and twice that; a dataset loader should refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()  # decode now, inside the try: Image.open only reads the header
+                img = ImageOps.exif_transpose(img)
+                return _to_rgb(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DataError(f"{path}: image refused as too large ({e})") from None
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None

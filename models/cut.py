@@ -10,6 +10,7 @@ The values are identical because the keys are detached in the loss anyway.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -39,7 +40,8 @@ class CUTModel(nn.Module):
 
     def __init__(self, G: ResnetGenerator, D: nn.Module, F: PatchSampler, *, nce_layers: list[str],
                  lambda_gan: float = 1.0, lambda_nce: float = 1.0, nce_idt: bool = True, nce_t: float = 0.07,
-                 num_patches: int = 256, gan_mode: str = "lsgan", flip_equivariance: bool = False):
+                 num_patches: int = 256, gan_mode: str = "lsgan", flip_equivariance: bool = False,
+                 d_augment: Callable[[Tensor], Tensor] | None = None):
         super().__init__()
         self.G, self.D, self.F = G, D, F
         self.nce_layers = list(nce_layers)  # encoder roles whose features enter PatchNCE
@@ -50,6 +52,11 @@ class CUTModel(nn.Module):
         self.num_patches = num_patches  # patches per layer
         self.gan_mode = gan_mode
         self.flip_equivariance = flip_equivariance  # FastCUT: random flips, undone on the queries
+        self.d_augment = d_augment  # DiffAugment on every D input, real and fake (None = off)
+
+    def D_input(self, x: Tensor) -> Tensor:
+        """What D sees of an image: the image, or its augmentation (the same policy for real and fake)."""
+        return x if self.d_augment is None else self.d_augment(x)
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase == "D":
@@ -92,25 +99,33 @@ class CUTModel(nn.Module):
         samples_q, _ = self.F(feat_q, self.num_patches, patch_ids)
         return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t)
 
+    def nce_losses(self, out: StepOutputs) -> dict[str, Tensor]:
+        """G's content terms: λ_NCE·PatchNCE, halved and joined by identity NCE when that is on (also used
+        by the CoopInit stage, models/coop.py)."""
+        if not self._wants_nce():
+            return {}
+        losses = {}
+        nce = self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped)
+        if out.idt_b is not None:
+            nce_y = self.lambda_nce * self.nce_loss(out.feat_k_idt, out.idt_b, out.flipped)
+            losses["G/nce_idt"] = 0.5 * nce_y
+            nce = 0.5 * nce
+        losses["G/nce"] = nce
+        return losses
+
     def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> dict[str, Tensor]:
         if phase == "D":
-            pred_fake = self.D(out.fake_b.detach())
-            pred_real = self.D(out.real_b)
+            pred_fake = self.D(self.D_input(out.fake_b.detach()))
+            pred_real = self.D(self.D_input(out.real_b))
             loss_fake = gan_loss(pred_fake, False, self.gan_mode)
             loss_real = gan_loss(pred_real, True, self.gan_mode)
             return {"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real}
         if phase == "G":
             losses = {}
             if self.lambda_gan > 0:
-                pred = self.D(out.fake_b)
+                pred = self.D(self.D_input(out.fake_b))
                 losses["G/gan"] = self.lambda_gan * gan_loss(pred, True, self.gan_mode, for_discriminator=False)
-            if self._wants_nce():
-                nce = self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped)
-                if out.idt_b is not None:
-                    nce_y = self.lambda_nce * self.nce_loss(out.feat_k_idt, out.idt_b, out.flipped)
-                    losses["G/nce_idt"] = 0.5 * nce_y
-                    nce = 0.5 * nce
-                losses["G/nce"] = nce
+            losses.update(self.nce_losses(out))
             return losses
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 
@@ -131,9 +146,11 @@ def build_discriminator(m) -> PatchDiscriminator:
 
 def build_model(m) -> CUTModel:
     """A CUTModel from a ModelConfig; every network is built eagerly and initialised."""
+    from translate.datasets.augment import build_d_augment
+
     G = build_generator(m)
     D = build_discriminator(m)
     F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain)
     return CUTModel(G, D, F, nce_layers=m.nce_layers, lambda_gan=m.lambda_gan, lambda_nce=m.lambda_nce,
                     nce_idt=m.nce_idt, nce_t=m.nce_t, num_patches=m.num_patches, gan_mode=m.gan_mode,
-                    flip_equivariance=m.flip_equivariance)
+                    flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")))

@@ -260,3 +260,36 @@ def test_fixed_images_skips_bad_files(root):
     assert grid.shape == (3, 3, 24, 24)
     assert torch.equal(grid[0], TestTransform(24)(load_image(root / "trainA" / "a1.png")))
     assert fixed_images(files, 10, 24).shape[0] == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# additions for the zoo issue: bomb warnings refused, skipped files counted, all extensions found
+
+
+def test_image_in_pils_warning_band_is_refused_too(tmp_path, monkeypatch):
+    path = write_image(tmp_path / "big.png", size=(64, 64))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 3000)  # 4096 pixels: above the limit, below twice it
+    with pytest.raises(DataError, match="big.png: image refused as too large"):
+        load_image(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    assert load_image(path).size == (64, 64)
+
+
+def test_skipped_files_are_counted_in_the_warnings(root, caplog):
+    for name in ("a1.png", "a3.png"):
+        (root / "trainA" / name).write_bytes(b"garbage")
+    ds = make_dataset(root)
+    with caplog.at_level(logging.WARNING):
+        for k in range(10):
+            ds[k]
+    messages = [r.getMessage() for r in caplog.records if "skipping unreadable" in r.getMessage()]
+    assert len(messages) == 2 and "(1 skipped" in messages[0] and "(2 skipped" in messages[1]
+    assert len(ds.bad_files) == 2
+
+
+def test_every_supported_extension_is_found_recursively(tmp_path):
+    for i, ext in enumerate(["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "JPG"]):
+        write_image(tmp_path / "A" / f"d{i % 3}" / f"x{i}.{ext}", seed=i)
+    (tmp_path / "A" / "d0" / "x.gif").write_bytes(b"GIF89a")
+    files = find_images(tmp_path / "A")
+    assert len(files) == 8 and all(load_image(f).mode == "RGB" for f in files)

@@ -36,6 +36,7 @@ class DataConfig:
     root: str = ""  # dataset folder (trainA/trainB/...); set from the DATASET argument of `translate train`
     domain_a: str = ""  # alternatively two arbitrary folders, one per domain
     domain_b: str = ""
+    data_root: str = ""  # where named datasets are downloaded ("" = $TRANSLATE_DATA or ~/.cache/translate)
     preprocess: str = "resize_and_crop"  # resize_and_crop | crop | scale_width | scale_width_and_crop | none
     load_size: int = 286  # resize target before cropping
     crop_size: int = 256  # training crop
@@ -66,6 +67,7 @@ class ModelConfig:
     num_patches: int = 256  # patches sampled per layer
     netf_nc: int = 256  # width of F's MLP heads
     flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
+    diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
 
 
 @dataclass
@@ -90,6 +92,39 @@ class TrainConfig:
     keep_every: int = 0  # also keep ckpt/step_N.pt every N steps (0 = never)
     n_samples: int = 4  # images in each sample grid
     threads: int = 0  # torch intra-op threads on CPU (0 = torch default)
+    eval_every: int = 0  # steps between evaluations on a fixed test subset, see EvalConfig (0 = never)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation during training (translate/metrics/hook.py); how often is train.eval_every."""
+
+    features: str = "inception"  # FID/KID features: inception (clean-fid, needs its weight file) | tiny (offline)
+    metrics: list[str] = field(default_factory=lambda: ["fid", "kid", "gt", "modes"])  # of fid, kid, lpips, gt, modes
+    best: list[str] = field(default_factory=lambda: ["kid"])  # keep ckpt/best_<metric>.pt for each of these
+    n_images: int = 64  # the fixed test subset: the first N test A images (0 = all); B is always all of test B
+    split: str = "test"  # the split whose A/B folders are used
+    batch_size: int = 16  # images per forward pass during evaluation
+    tensorboard: bool = False  # also write losses and figures to RUN/tb/ (needs the tensorboard package)
+
+
+@dataclass
+class CoopConfig:
+    """The CoopInit stage (Zhao, Xie, Li; AAAI 2023): D as an EBM teaching G by Langevin revision, then CUT."""
+
+    enabled: bool = False  # put a cooperative stage of `steps` steps in front of CUT training
+    steps: int = 0  # steps of the cooperative stage, counted in train.steps
+    fraction: float = 0.0  # alternatively a share of train.steps (used when steps is 0), e.g. 0.05
+    langevin_steps: int = 15  # T, Langevin steps per revision
+    step_size: float = 0.01  # δ; with normalize_step the RMS pixel move per Langevin step
+    noise: float = 0.0  # η, Langevin noise scale (0 = deterministic revision)
+    sigma: float | None = None  # σ of the Gaussian reference ‖y‖²/(2σ²); null = no reference term
+    normalize_step: bool = True  # rescale the energy gradient to unit RMS per image (transfers across sizes)
+    lambda_teach: float = 10.0  # weight of ‖G(real_a) - ỹ‖² (per-pixel mean) in G's cooperative loss
+    alpha: float = 0.1  # energy-magnitude regulariser of the EBM loss (on per-patch means)
+    switch: str = "plain"  # plain | calibrate (affine fit of D's last layer) | warmup (D-only steps)
+    warmup_steps: int = 0  # D-only LSGAN steps after the cooperative stage when switch=warmup
+    calib_images: int = 16  # images per domain for switch=calibrate
 
 
 @dataclass
@@ -99,6 +134,8 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    coop: CoopConfig = field(default_factory=CoopConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,10 +293,13 @@ def save_config(cfg: Config, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Semantic checks beyond types
 
+DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (datasets/augment.py)
+
 _CHOICES = {
     "data.preprocess": ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
     "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
     "train.precision": ("auto", "fp32", "bf16", "fp16"),
+    "coop.switch": ("plain", "calibrate", "warmup"),
     "train.dist_backend": ("auto", "gloo", "nccl"),
 }
 
@@ -292,7 +332,29 @@ def validate(cfg: Config) -> None:
         if name not in ("input", "down1", "down2") and (block is None or not 1 <= block <= cfg.model.n_blocks):
             raise ConfigError(f"model.nce_layers: unknown layer {name!r} (expected input, down1, down2 "
                               f"or block1..block{cfg.model.n_blocks})")
+    unknown = [op.strip() for op in cfg.model.diffaug.split(",") if op.strip() and op.strip() not in DIFFAUG_OPS]
+    if unknown:
+        raise ConfigError(f"model.diffaug: unknown augmentation {', '.join(map(repr, unknown))} "
+                          f"(expected a comma-separated subset of {', '.join(DIFFAUG_OPS)}, or '' for none)")
     if not 0.0 <= cfg.train.ema < 1.0:
         raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr: expected a positive learning rate, got {cfg.train.lr!r}")
+    _validate_coop(cfg.coop)
+
+
+def _validate_coop(c: CoopConfig) -> None:
+    for name in ("steps", "langevin_steps", "warmup_steps", "step_size", "noise", "lambda_teach", "alpha"):
+        if getattr(c, name) < 0:
+            raise ConfigError(f"coop.{name}: expected zero or more, got {getattr(c, name)!r}")
+    if c.sigma is not None and c.sigma <= 0:
+        raise ConfigError(f"coop.sigma: expected a positive number or null (no reference term), got {c.sigma!r}")
+    if c.calib_images < 1:
+        raise ConfigError(f"coop.calib_images: expected a positive integer, got {c.calib_images!r}")
+    if not 0.0 <= c.fraction < 1.0:
+        raise ConfigError(f"coop.fraction: expected a share of train.steps in [0, 1), got {c.fraction!r}")
+    if c.enabled and c.steps == 0 and c.fraction == 0:
+        raise ConfigError("coop.steps: coop.enabled is true but the stage has 0 steps; set e.g. --set coop.steps=100 "
+                          "or --set coop.fraction=0.05")
+    if c.enabled and c.switch == "warmup" and c.warmup_steps == 0:
+        raise ConfigError("coop.warmup_steps: coop.switch=warmup needs warm-up steps, e.g. --set coop.warmup_steps=20")

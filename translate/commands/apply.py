@@ -20,7 +20,28 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (same-size images only)")
     p.add_argument("--no-ema", action="store_true", help="use G rather than G_ema when both are saved")
+    p.add_argument("--refine-steps", type=int, default=0, metavar="N",
+                   help="test-time refinement: N Langevin steps under the checkpoint's D as an energy (CoopInit)")
+    p.add_argument("--refine-step-size", type=float, default=None, metavar="S",
+                   help="RMS pixel move per refinement step (default: the checkpoint's coop.step_size)")
     p.set_defaults(run=run)
+
+
+def _build_refine(args, cfg, D):
+    """The Langevin refiner for --refine-steps, or None."""
+    if args.refine_steps < 0:
+        raise TranslateError(f"--refine-steps: expected zero or more, got {args.refine_steps}")
+    if args.refine_steps == 0:
+        return None
+    if D is None:
+        raise TranslateError(f"--refine-steps: checkpoint '{args.ckpt}' holds no discriminator D to use as the "
+                             "energy; use a training checkpoint (RUN/ckpt/latest.pt) or drop --refine-steps")
+    step_size = cfg.coop.step_size if args.refine_step_size is None else args.refine_step_size
+    if step_size <= 0:
+        raise TranslateError(f"--refine-step-size: expected a positive number, got {step_size}")
+    from translate.models.coop import build_refiner
+
+    return build_refiner(D, args.refine_steps, step_size, sigma=cfg.coop.sigma, normalize=cfg.coop.normalize_step)
 
 
 def run(args) -> int:
@@ -31,14 +52,16 @@ def run(args) -> int:
     if args.batch_size < 1:
         raise TranslateError(f"--batch-size: expected a positive integer, got {args.batch_size}")
     device = resolve_device(args.device)
-    G, cfg = load_translator(args.ckpt, device=device, use_ema=not args.no_ema)
+    G, cfg, D = load_translator(args.ckpt, device=device, use_ema=not args.no_ema, with_discriminator=True)
+    refine = _build_refine(args, cfg, D)
     t0 = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
         rate = done / max(time.perf_counter() - t0, 1e-9)
         print(f"\rapply {done}/{total} | {rate:.2f} img/s", end="", file=sys.stderr, flush=True)
 
-    report = apply_paths(G, args.inputs, args.out, device, batch_size=args.batch_size, progress=progress)
+    report = apply_paths(G, args.inputs, args.out, device, batch_size=args.batch_size, refine=refine,
+                         progress=progress)
     print(file=sys.stderr)
     log.info("wrote %d image(s) to %s", len(report.written), args.out)
     if report.failed:

@@ -9,10 +9,11 @@ import logging
 import sys
 from pathlib import Path
 
-from translate.checkpoint import checkpoint_config, load_checkpoint
-from translate.config import config_to_dict, load_config
-from translate.datasets.sources import DEMO
+from translate.config import config_to_dict, load_config, merge
+from translate.datasets.sources import DEMO, resolve_source
 from translate.errors import TranslateError
+
+
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,14 @@ log = logging.getLogger(__name__)
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a translator on a dataset",
                        description="Train on DATASET: 'demo' (synthetic, offline), a folder with trainA/ and "
-                                   "trainB/, or a named dataset.")
-    p.add_argument("dataset", metavar="DATASET", help="demo, a dataset folder, or a dataset name")
+                                   "trainB/, a named dataset (downloaded on first use; see `translate datasets "
+                                   "list`), or two folders given with --domain-a and --domain-b.")
+    p.add_argument("dataset", metavar="DATASET", nargs="?", default="",
+                   help="demo, a dataset folder, or a dataset name (horse2zebra, ...)")
+    p.add_argument("--domain-a", metavar="DIR", help="folder of domain A images (with --domain-b, instead of DATASET)")
+    p.add_argument("--domain-b", metavar="DIR", help="folder of domain B images")
+    p.add_argument("--data-root", metavar="DIR", help="where named datasets are downloaded "
+                                                       "(default: $TRANSLATE_DATA, else ~/.cache/translate)")
     p.add_argument("--config", help="preset name (cut, fastcut, demo, smoke, ...) or a YAML file "
                                     "(default: demo for 'demo', else cut)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -42,11 +49,32 @@ def _default_run_dir(dataset: str, preset: str, resume: bool) -> Path:
     return Path(f"{base}_{n}")
 
 
+def _data_flags(args) -> dict:
+    """--domain-a/-b and --data-root as a config dict (not --set text: a path must not be parsed as YAML)."""
+    if bool(args.domain_a) != bool(args.domain_b):
+        raise TranslateError("give both --domain-a DIR and --domain-b DIR (one folder per domain)")
+    if args.domain_a and args.dataset:
+        raise TranslateError(f"give either DATASET ({args.dataset}) or --domain-a/--domain-b, not both")
+    if not (args.domain_a or args.dataset or args.resume):
+        raise TranslateError("give a DATASET (demo, a folder, or a name such as horse2zebra) "
+                             "or two folders with --domain-a DIR --domain-b DIR")
+    data = {}
+    if args.domain_a:
+        data.update(domain_a=str(Path(args.domain_a).expanduser().resolve()),
+                    domain_b=str(Path(args.domain_b).expanduser().resolve()))
+    if args.data_root:
+        data["data_root"] = str(Path(args.data_root).expanduser().resolve())
+    return {"data": data} if data else {}
+
+
 def _build_config(args):
+    flags = _data_flags(args)
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"train.device={args.device}")
     if args.resume:
+        from translate.checkpoint import checkpoint_config, load_checkpoint
+
         ckpt = Path(args.out) / "ckpt" / "latest.pt"
         if not ckpt.is_file():
             raise TranslateError(f"--resume: no checkpoint at {ckpt}; start a new run without --resume")
@@ -55,9 +83,9 @@ def _build_config(args):
             log.warning("--resume: using the run's saved config; --config %s is ignored", args.config)
         if args.overrides:
             log.warning("--resume: applying --set on top of the saved config: %s", " ".join(args.overrides))
-        return load_config(None, overrides, base=saved)
+        return load_config(None, overrides, base=merge(saved, flags))
     preset = args.config or ("demo" if args.dataset == DEMO else "cut")
-    return load_config(preset, [f"dataset={args.dataset}", *overrides])
+    return load_config(preset, [f"dataset={args.dataset}", *overrides], base=flags)
 
 
 def _start_distributed(cfg, info) -> None:
@@ -74,12 +102,13 @@ def _start_distributed(cfg, info) -> None:
 
 
 def run(args) -> int:
-    from translate.engine import distributed as dist
-    from translate.engine.trainer import Trainer  # heavy imports only when training
-
     if args.resume and not args.out:
         raise TranslateError("--resume needs --out RUN, the run folder to continue")
     cfg = _build_config(args)
+    cfg = resolve_source(cfg)  # a named dataset is fetched (or its absence reported) before torch is imported
+    from translate.engine import distributed as dist  # torch is imported only once the config is valid
+    from translate.engine.trainer import Trainer
+
     info = dist.env_info()
     if info.enabled:
         _start_distributed(cfg, info)
@@ -92,7 +121,8 @@ def run(args) -> int:
 def _train(args, cfg, info, Trainer) -> int:
     from translate.engine import distributed as dist
 
-    run_dir = Path(args.out) if args.out else _default_run_dir(args.dataset, cfg.preset, False)
+    name = args.dataset or f"{Path(args.domain_a).name}2{Path(args.domain_b).name}"
+    run_dir = Path(args.out) if args.out else _default_run_dir(name, cfg.preset, False)
     run_dir = dist.broadcast_object(run_dir)  # rank 0's choice: the numbered default must agree
     trainer = Trainer(cfg, run_dir, resume=args.resume, rank=info.rank, world_size=info.world_size)
     log.info("run folder: %s | device %s | %s | %d steps (%d decaying) | stage %s at step %d", run_dir,

@@ -90,6 +90,9 @@ class SampleHook(Hook):
         columns = trainer.sample_columns(self.images.to(trainer.device))
         n = self.images.shape[0]
         rows = torch.stack(columns, dim=1).reshape(n * len(columns), *self.images.shape[1:])  # (n*cols, 3, H, W)
+        scale = max(1, 128 // rows.shape[-2])  # small training crops are enlarged so that a person can see them
+        if scale > 1:
+            rows = torch.nn.functional.interpolate(rows.float(), scale_factor=scale, mode="nearest")
         grid = make_grid(rows.float().cpu(), nrow=len(columns), padding=2, pad_value=1.0)
         path = self.folder / f"step_{trainer.step}.png"
         save_image(grid, path)

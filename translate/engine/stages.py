@@ -1,6 +1,7 @@
 """Training stages inside one run. A stage is a TranslationModel (its phases and losses) over a range of steps.
 
-CUT training is a single stage; CoopInit puts a cooperative stage in front, sharing G, F and D.
+CUT training is a single stage; CoopInit (Zhao, Xie, Li; AAAI 2023) puts a cooperative stage in front,
+sharing G, F and D, optionally followed by a D-only warm-up (switch policy ``warmup``).
 The stage a step belongs to is a pure function of the step, so a resume lands in the right one.
 """
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch import nn
+
+from translate.errors import ConfigError
 
 
 @dataclass
@@ -20,7 +23,40 @@ class Stage:
 
 def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
     """The stages of a run; ``networks`` is the CUTModel that owns G, D and F."""
-    return [Stage("cut", networks, 0, total_steps)]
+    c = cfg.coop
+    if not c.enabled:
+        return [Stage("cut", networks, 0, total_steps)]
+    from translate.models.coop import CalibratedCUT, CoopModel, DWarmup  # local: CUT-only runs skip it
+
+    warmup = c.warmup_steps if c.switch == "warmup" else 0
+    steps = coop_steps(c, total_steps)
+    if steps + warmup >= total_steps:
+        raise ConfigError(f"coop.steps ({steps}) + warm-up ({warmup}) must be less than the total number of "
+                          f"steps ({total_steps}); CoopInit is meant to be a few percent of training")
+    coop = CoopModel(networks, langevin_steps=c.langevin_steps, step_size=c.step_size, noise=c.noise,
+                     sigma=c.sigma, normalize_step=c.normalize_step, lambda_teach=c.lambda_teach, alpha=c.alpha)
+    stages = [Stage("coop", coop, 0, steps)]
+    if warmup:
+        stages.append(Stage("warmup", DWarmup(networks), steps, steps + warmup))
+    cut = networks
+    if c.switch == "calibrate":
+        cut = CalibratedCUT(networks, *_calibration_images(cfg, c.calib_images))
+    stages.append(Stage("cut", cut, steps + warmup, total_steps))
+    return stages
+
+
+def coop_steps(c, total_steps: int) -> int:
+    """coop.steps, or coop.fraction of the run (at least one step)."""
+    return c.steps if c.steps > 0 else max(1, round(c.fraction * total_steps))
+
+
+def _calibration_images(cfg, n: int):
+    """Fixed, RNG-free images of both domains (the first n files, plainly resized) for switch=calibrate."""
+    from translate.datasets.folder import fixed_images, resolve_layout
+
+    d = cfg.data
+    files_a, files_b = resolve_layout(d.root or None, d.domain_a or None, d.domain_b or None, split="train")
+    return fixed_images(files_a, n, d.crop_size), fixed_images(files_b, n, d.crop_size)
 
 
 def stage_at(stages: list[Stage], step: int) -> Stage:

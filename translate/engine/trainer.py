@@ -101,6 +101,8 @@ class Trainer:
         return fixed_images(files_a, self.cfg.train.n_samples, d.crop_size)
 
     def _build_hooks(self) -> list:
+        from translate.metrics.hook import build_eval_hooks  # metrics load only with the hooks (rank 0)
+
         t = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, self.run_dir / "config.yaml")
@@ -109,6 +111,7 @@ class Trainer:
             ProgressHook(self.total_steps, self.step, t.log_every),
             SampleHook(self.run_dir / "samples", self._sample_images(), t.sample_every),
             CheckpointHook(self.run_dir / "ckpt", t.ckpt_every, t.keep_every),
+            *build_eval_hooks(self),
         ]
 
     # ------------------------------------------------------------------ one step
@@ -162,6 +165,11 @@ class Trainer:
     def _switch_stage_if_needed(self) -> None:
         stage = stage_at(self.stages, self.step)
         if stage is not self.stage:
+            for hook in self.hooks:  # a grid of the stage that ends (coop: input | G output | revised)
+                if isinstance(hook, SampleHook) and not (hook.folder / f"step_{self.step}.png").exists():
+                    hook.write(self)
+                if isinstance(hook, ProgressHook):
+                    hook.ema.clear()  # the next stage logs other losses
             log.info("step %d: switching from stage %r to %r (optimiser states reset)", self.step, self.stage.name,
                      stage.name)
             self.stage = stage
