@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -210,7 +211,19 @@ class Translator:
                     zf.write(r.png, arcname=r.png.name)
         return batch
 
-    def _fresh_dir(self) -> Path:
+    def _fresh_dir(self, keep_s: float = 3600.0) -> Path:
+        """A new folder for one request's outputs; folders older than ``keep_s`` are removed on the way.
+
+        Gradio serves copies from its own cache, so these are only needed until the response is sent.
+        """
+        now = time.time()
+        if self.out_dir.is_dir():
+            for old in self.out_dir.iterdir():
+                try:
+                    if old.is_dir() and now - old.stat().st_mtime > keep_s:
+                        shutil.rmtree(old, ignore_errors=True)
+                except OSError:  # another demo process removed it first
+                    pass
         folder = self.out_dir / uuid.uuid4().hex
         folder.mkdir(parents=True, exist_ok=True)
         return folder

@@ -177,3 +177,16 @@ def test_refinement_control_shown_with_D_and_refines(handlers, tmp_path):
     assert (refined.image - plain.image).abs().max() > 1e-3  # Langevin steps under D moved the pixels
     with pytest.raises(gr.Error, match="refinement steps: expected 0 to 50"):
         handlers.translate_one(str(src), label, 51)
+
+
+def test_old_output_folders_are_pruned(handlers, tmp_path):
+    import os
+    import time
+
+    tr = Translator(handlers.catalog, torch.device("cpu"), out_dir=tmp_path / "out")
+    old = tmp_path / "out" / "stale"
+    old.mkdir(parents=True)
+    (old / "x_translated.png").write_bytes(b"")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    result = tr.translate_file(_rgb(tmp_path / "x.png", 8, 8), handlers.catalog.labels[0])
+    assert not old.exists() and result.png.is_file()
