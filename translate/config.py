@@ -82,8 +82,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"  # auto (fp32 on CPU, bf16 on GPUs that support it) | fp32 | bf16 | fp16
-    channels_last: bool = False
-    compile: bool = False
+    channels_last: bool = False  # NHWC activations; off: slower on CPU (README benchmark), untested on GPU
+    compile: bool = False  # torch.compile G, D and F; off: minutes of compile for little gain (README benchmark)
+    dist_backend: str = "auto"  # under torchrun: auto (nccl on CUDA, gloo on CPU) | gloo | nccl
     ema: float = 0.0  # decay of an exponential moving average of G (0 = off)
     log_every: int = 10  # steps between log.jsonl records
     sample_every: int = 500  # steps between sample grids (0 = only at the end)
@@ -91,6 +92,20 @@ class TrainConfig:
     keep_every: int = 0  # also keep ckpt/step_N.pt every N steps (0 = never)
     n_samples: int = 4  # images in each sample grid
     threads: int = 0  # torch intra-op threads on CPU (0 = torch default)
+    eval_every: int = 0  # steps between evaluations on a fixed test subset, see EvalConfig (0 = never)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation during training (translate/metrics/hook.py); how often is train.eval_every."""
+
+    features: str = "inception"  # FID/KID features: inception (clean-fid, needs its weight file) | tiny (offline)
+    metrics: list[str] = field(default_factory=lambda: ["fid", "kid", "gt", "modes"])  # of fid, kid, lpips, gt, modes
+    best: list[str] = field(default_factory=lambda: ["kid"])  # keep ckpt/best_<metric>.pt for each of these
+    n_images: int = 64  # the fixed test subset: the first N test A images (0 = all); B is always all of test B
+    split: str = "test"  # the split whose A/B folders are used
+    batch_size: int = 16  # images per forward pass during evaluation
+    tensorboard: bool = False  # also write losses and figures to RUN/tb/ (needs the tensorboard package)
 
 
 @dataclass
@@ -120,6 +135,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     coop: CoopConfig = field(default_factory=CoopConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,6 +300,7 @@ _CHOICES = {
     "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
     "train.precision": ("auto", "fp32", "bf16", "fp16"),
     "coop.switch": ("plain", "calibrate", "warmup"),
+    "train.dist_backend": ("auto", "gloo", "nccl"),
 }
 
 

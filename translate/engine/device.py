@@ -1,11 +1,15 @@
-"""Device and precision choice: CPU, CUDA or MPS, picked automatically or by name; autocast contexts."""
+"""Device and precision choice (CPU, CUDA or MPS, picked automatically or by name), autocast contexts, and
+``torch.compile`` of the networks. The README's benchmark section gives the measurements behind each default."""
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import torch
 
-from translate.errors import TranslateError
+from translate.errors import ConfigError, TranslateError
+
+log = logging.getLogger(__name__)
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -43,3 +47,29 @@ def autocast(device: torch.device, dtype: torch.dtype):
     if dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def check_channels_last(enabled: bool, device: torch.device, batch_size: int) -> None:
+    """Refuse channels_last where it silently gives wrong gradients.
+
+    On CPU (torch 2.14), InstanceNorm's backward is wrong for a batch of one image when the incoming
+    gradient has channels-last strides, which is every gradient once train.channels_last is on.
+    """
+    if enabled and device.type == "cpu" and batch_size == 1:
+        raise ConfigError("train.channels_last: on CPU, InstanceNorm gradients are wrong for a per-process batch "
+                          "of one image in channels_last (a PyTorch bug); set data.batch_size >= 2 or leave "
+                          "train.channels_last off (it is slower on CPU anyway)")
+
+
+def compile_networks(networks: torch.nn.Module) -> None:
+    """``torch.compile`` G, D and F in place (train.compile).
+
+    ``Module.compile`` keeps parameter names, so checkpoints stay loadable without compile. G's ``encode``
+    (the NCE queries, a third of G's work per step) is a method rather than ``forward``, so it gets its own
+    compiled wrapper. The first steps are slow while the graphs are compiled (minutes on a CPU).
+    """
+    for name in ("G", "D", "F"):
+        getattr(networks, name).compile()
+    G = networks.G
+    G.encode = torch.compile(G.encode)
+    log.info("train.compile: G, D and F will be compiled on their first calls (this takes a while)")

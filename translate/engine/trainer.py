@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import random
 import signal
 import threading
 from pathlib import Path
@@ -18,7 +19,9 @@ from translate.checkpoint import FORMAT, capture_rng, load_checkpoint, restore_r
 from translate.config import Config, config_to_dict, save_config
 from translate.datasets.sources import resolve_source
 from translate.datasets.folder import build_dataset, build_loader, fixed_images, resolve_layout
-from translate.engine.device import autocast, resolve_device, resolve_precision
+from translate.engine.device import (autocast, check_channels_last, compile_networks, resolve_device,
+                                     resolve_precision)
+from translate.engine.distributed import average_gradients, average_logs, check_in_sync
 from translate.engine.ema import build_ema, update_ema
 from translate.engine.hooks import CheckpointHook, LogHook, ProgressHook, SampleHook
 from translate.engine.optim import build_optimizers, lr_factor, set_lr
@@ -53,6 +56,7 @@ class Trainer:
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         torch.manual_seed(cfg.train.seed)
+        random.seed(cfg.train.seed)  # FastCUT's flip draws from it: ranks must agree, runs must repeat
         cfg = resolve_source(cfg)
         self.dataset = build_dataset(cfg.data, split="train", seed=cfg.train.seed)
         total, decay = resolve_schedule(cfg.train, self.dataset.n_a, cfg.data.batch_size * world_size)
@@ -62,9 +66,14 @@ class Trainer:
             self.dataset.no_jitter_from = (total - decay) * cfg.data.batch_size * world_size
 
         self.networks = build_model(cfg.model).to(self.device)
+        check_channels_last(cfg.train.channels_last, self.device, cfg.data.batch_size)
         if cfg.train.channels_last:
             self.networks.to(memory_format=torch.channels_last)
         self.G_ema = build_ema(self.networks.G) if cfg.train.ema > 0 else None
+        if world_size > 1:
+            check_in_sync([self.networks], self.device)
+        if cfg.train.compile:
+            compile_networks(self.networks)  # after build_ema: G_ema stays a plain module
         self.stages = build_stages(cfg, self.networks, total)
         self.step = 0
         self.stage = stage_at(self.stages, 0)
@@ -92,6 +101,8 @@ class Trainer:
         return fixed_images(files_a, self.cfg.train.n_samples, d.crop_size)
 
     def _build_hooks(self) -> list:
+        from translate.metrics.hook import build_eval_hooks  # metrics load only with the hooks (rank 0)
+
         t = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, self.run_dir / "config.yaml")
@@ -100,6 +111,7 @@ class Trainer:
             ProgressHook(self.total_steps, self.step, t.log_every),
             SampleHook(self.run_dir / "samples", self._sample_images(), t.sample_every),
             CheckpointHook(self.run_dir / "ckpt", t.ckpt_every, t.keep_every),
+            *build_eval_hooks(self),
         ]
 
     # ------------------------------------------------------------------ one step
@@ -133,13 +145,15 @@ class Trainer:
             opt = self.optimizers[phase]
             opt.zero_grad(set_to_none=True)
             self.scaler.scale(total).backward()
+            if self.world_size > 1:
+                average_gradients(model.phase_parameters(phase), self.world_size)
             self.scaler.step(opt)
             logs.update({k.lstrip("~"): float(v.detach()) for k, v in losses.items()})
         self.scaler.update()
         if self.G_ema is not None:
             update_ema(self.G_ema, self.networks.G, self.cfg.train.ema)
         logs.update(getattr(out, "diagnostics", None) or {})
-        return logs
+        return average_logs(logs, self.device) if self.world_size > 1 else logs
 
     @torch.no_grad()
     def sample_columns(self, a: torch.Tensor) -> list[torch.Tensor]:
@@ -173,7 +187,9 @@ class Trainer:
     def fit(self) -> bool:
         """Train to the end; returns False when stopped early by Ctrl-C (after saving a checkpoint)."""
         previous = None
-        if threading.current_thread() is threading.main_thread():
+        # Under torchrun, Ctrl-C reaches every rank and the launcher at once; a graceful stop would need the
+        # ranks to agree on the step, so there the default handler ends the run (resume from ckpt_every).
+        if threading.current_thread() is threading.main_thread() and self.world_size == 1:
             previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
             batches = iter(self.loader)

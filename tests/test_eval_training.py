@@ -1,0 +1,127 @@
+"""Evaluation during training: metrics.jsonl, best-checkpoint tracking, and resume."""
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from translate.metrics.hook import EvalHook, read_metrics
+
+
+class ScriptedEvaluator:
+    """Returns the next scripted figures at each call, as Evaluator.run does."""
+
+    def __init__(self, figures):
+        self.figures = list(figures)
+
+    def run(self, G):
+        return dict(self.figures.pop(0), features="fake", n_images=3), None
+
+
+class FakeTrainer:
+    def __init__(self):
+        self.step, self.G_ema = 0, None
+        self.networks = SimpleNamespace(G=torch.nn.Identity())
+        self.stage = SimpleNamespace(name="cut")
+        self.saved: list[tuple[str, int]] = []
+
+    def save(self, path: Path):
+        self.saved.append((path.name, self.step))
+
+
+def _run_steps(hook, trainer, steps):
+    for _ in range(steps):
+        trainer.step += 1
+        hook.after_step(trainer, {})
+
+
+def test_best_checkpoints_follow_each_metrics_direction(tmp_path):
+    figures = [{"kid": 0.5, "gt_psnr": 10.0}, {"kid": 0.3, "gt_psnr": 9.0}, {"kid": 0.4, "gt_psnr": 12.0}]
+    trainer, hook = FakeTrainer(), EvalHook(ScriptedEvaluator(figures), tmp_path, 2, ["kid", "gt_psnr"])
+    _run_steps(hook, trainer, 6)
+    hook.after_train(trainer)  # step 6 was just evaluated: no second evaluation
+    assert trainer.saved == [("best_kid.pt", 2), ("best_gt_psnr.pt", 2), ("best_kid.pt", 4), ("best_gt_psnr.pt", 6)]
+    records = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in records] == [2, 4, 6] and records[1]["improved"] == ["kid"]
+    assert hook.best == {"kid": (0.3, 4), "gt_psnr": (12.0, 6)}
+
+
+def test_resume_forgets_evaluations_past_the_checkpoint(tmp_path):
+    figures = [{"kid": 0.5}, {"kid": 0.3}, {"kid": 0.1}]
+    trainer, hook = FakeTrainer(), EvalHook(ScriptedEvaluator(figures), tmp_path, 2, ["kid"])
+    _run_steps(hook, trainer, 6)
+    # Resumed from a checkpoint at step 4: the record of step 6 is dropped and the best comes from steps <= 4.
+    resumed = EvalHook(ScriptedEvaluator([{"kid": 0.2}]), tmp_path, 2, ["kid"], start_step=4)
+    assert resumed.best == {"kid": (0.3, 4)}
+    trainer.step, trainer.saved = 4, []
+    _run_steps(resumed, trainer, 2)
+    assert trainer.saved == [("best_kid.pt", 6)]
+    assert [(r["step"], r["kid"]) for r in read_metrics(tmp_path / "metrics.jsonl")] == [(2, 0.5), (4, 0.3), (6, 0.2)]
+
+
+@pytest.fixture(scope="module")
+def eval_run(data_home, tmp_path_factory):
+    from translate.config import load_config
+    from translate.engine.trainer import Trainer
+
+    run_dir = tmp_path_factory.mktemp("eval-run")
+    cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.steps=5", "train.eval_every=2",
+                                "eval.features=tiny", "eval.best=[kid, gt_bg_l1]", "eval.n_images=4"])
+    Trainer(cfg, run_dir).fit()
+    return run_dir
+
+
+def test_training_keeps_best_and_last(eval_run):
+    from translate.checkpoint import load_checkpoint
+
+    records = read_metrics(eval_run / "metrics.jsonl")
+    assert [r["step"] for r in records] == [2, 4, 5]  # every 2 steps, and the last step
+    assert all(r["features"] == "tiny" and r["n_images"] == 4 and r["generator"] == "G" for r in records)
+    for metric in ("kid", "gt_bg_l1"):
+        best = min(records, key=lambda r: r[metric])
+        assert load_checkpoint(eval_run / "ckpt" / f"best_{metric}.pt")["step"] == best["step"]
+    assert load_checkpoint(eval_run / "ckpt" / "latest.pt")["step"] == 5
+    assert not (eval_run / "ckpt" / "best_fid.pt").exists()
+
+
+def test_eval_every_does_not_change_training(eval_run, data_home, tmp_path):
+    """Evaluation draws no random numbers from the training streams: the weights match a run without it."""
+    from translate.checkpoint import load_checkpoint
+    from translate.config import load_config
+    from translate.engine.trainer import Trainer
+
+    cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.steps=5"])
+    Trainer(cfg, tmp_path).fit()
+    with_eval = load_checkpoint(eval_run / "ckpt" / "latest.pt")["models"]["G"]
+    without = load_checkpoint(tmp_path / "ckpt" / "latest.pt")["models"]["G"]
+    assert all(torch.equal(with_eval[k], without[k]) for k in without)
+
+
+def test_bad_eval_config_is_reported(data_home, tmp_path):
+    from translate.config import load_config
+    from translate.engine.trainer import Trainer
+    from translate.errors import ConfigError
+
+    cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.eval_every=2", "eval.best=[sharpness]"])
+    with pytest.raises(ConfigError, match="sharpness"):
+        Trainer(cfg, tmp_path)
+
+
+def test_tensorboard_option(tmp_path):
+    """With tensorboard installed the hook writes event files; without it, a ConfigError says how to install."""
+    import importlib.util
+
+    from translate.errors import ConfigError
+    from translate.metrics.tensorboard import TensorBoardHook
+
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ConfigError, match="pip install tensorboard"):
+            TensorBoardHook(tmp_path / "tb", 1)
+        return
+    hook, trainer = TensorBoardHook(tmp_path / "tb", 1), FakeTrainer()
+    trainer.step, trainer.current_lr = 1, 1e-4
+    hook.after_step(trainer, {"G/nce": 1.0})
+    hook.write_eval({"step": 1, "kid": 0.1, "features": "tiny"})
+    hook.after_train(trainer)
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

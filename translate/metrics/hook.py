@@ -1,0 +1,121 @@
+"""Evaluation during training: a trainer hook that scores G on a fixed test subset every train.eval_every steps.
+
+Each evaluation appends one record to ``RUN/metrics.jsonl`` (step, stage, generator, figures, the feature
+extractor's name) and, for each metric in ``eval.best``, rewrites ``ckpt/best_<metric>.pt`` when the figure
+improves, so best and last checkpoints are both kept and every number names its step.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+from translate.engine.hooks import Hook
+from translate.errors import ConfigError
+from translate.metrics.evaluate import ALL_METRICS, Evaluator
+from translate.metrics.summary import METRICS, lower_is_better
+
+log = logging.getLogger(__name__)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The records of a metrics.jsonl; a later record for the same step (after a resume) replaces earlier ones."""
+    if not path.is_file():
+        return []
+    by_step: dict[int, dict] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            by_step[int(record["step"])] = record
+    return [by_step[s] for s in sorted(by_step)]
+
+
+class EvalHook(Hook):
+    """Runs ``evaluator`` on G_ema (or G) every ``every`` steps and at the end; tracks best checkpoints."""
+
+    def __init__(self, evaluator: Evaluator, run_dir: Path, every: int, best: list[str], start_step: int = 0):
+        self.evaluator = evaluator  # holds the fixed test subset and the reference features
+        self.path = Path(run_dir) / "metrics.jsonl"  # one JSON record per evaluation
+        self.ckpt_dir = Path(run_dir) / "ckpt"  # where best_<metric>.pt goes, beside latest.pt
+        self.every = every  # steps between evaluations (> 0)
+        self.best_metrics = best  # metrics whose best checkpoint is kept
+        self.best: dict[str, tuple[float, int]] = {}  # metric -> (value, step) of the best so far
+        self.last_step = -1
+        self._drop_records_after(start_step)
+
+    def _drop_records_after(self, step: int) -> None:
+        """On resume, forget evaluations beyond the checkpoint: the resumed run redoes them exactly."""
+        records = [r for r in read_metrics(self.path) if r["step"] <= step]
+        if self.path.is_file():
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        for r in records:
+            self._update_best(r)
+
+    def _update_best(self, record: dict) -> list[str]:
+        improved = []
+        for m in self.best_metrics:
+            value = record.get(m)
+            if value is None or not math.isfinite(value):
+                continue
+            old = self.best.get(m)
+            if old is None or (value < old[0] if lower_is_better(m) else value > old[0]):
+                self.best[m] = (value, record["step"])
+                improved.append(m)
+        return improved
+
+    def after_step(self, trainer, logs):
+        if trainer.step % self.every == 0:
+            self.evaluate(trainer)
+
+    def after_train(self, trainer):
+        if self.last_step != trainer.step and not getattr(trainer, "_stop_requested", False):
+            self.evaluate(trainer)
+
+    def evaluate(self, trainer) -> dict:
+        G = trainer.G_ema if trainer.G_ema is not None else trainer.networks.G
+        t0 = time.perf_counter()
+        result, _ = self.evaluator.run(G)
+        record = {"step": trainer.step, "stage": trainer.stage.name,
+                  "generator": "G_ema" if trainer.G_ema is not None else "G"}
+        record.update({k: v for k, v in result.items() if k in METRICS or k in ("kid_std", "features", "n_images")})
+        record["seconds"] = round(time.perf_counter() - t0, 3)
+        improved = self._update_best(record)
+        for m in improved:
+            trainer.save(self.ckpt_dir / f"best_{m}.pt")
+        record["improved"] = improved
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        self.last_step = trainer.step
+        shown = ", ".join(f"{k} {record[k]:.4g}" for k in METRICS if isinstance(record.get(k), float))
+        log.info("eval at step %d [%s features]: %s%s", trainer.step, record.get("features", "-"), shown,
+                 f" (new best {', '.join(improved)})" if improved else "")
+        for writer_hook in getattr(trainer, "hooks", []):
+            if hasattr(writer_hook, "write_eval"):
+                writer_hook.write_eval(record)
+        return record
+
+
+def build_eval_hooks(trainer) -> list[Hook]:
+    """The hooks the trainer adds for train.eval_every and eval.tensorboard (none when both are off)."""
+    cfg, hooks = trainer.cfg, []
+    e = cfg.eval
+    if cfg.train.eval_every < 0 or e.n_images < 0:
+        raise ConfigError("train.eval_every and eval.n_images: expected zero or more")
+    unknown = [m for m in [*e.metrics, *e.best] if m not in ALL_METRICS and m not in METRICS]
+    if unknown:
+        raise ConfigError(f"eval.metrics / eval.best: unknown metric(s) {', '.join(unknown)} "
+                          f"(expected some of {', '.join(ALL_METRICS)}; best also takes gt_l1, gt_psnr, ...)")
+    if cfg.train.eval_every > 0:
+        if not cfg.data.root:
+            raise ConfigError("train.eval_every needs a dataset folder with testA/ and testB/ (data.root); "
+                              "two domain folders have no test split")
+        evaluator = Evaluator(cfg.data.root, e.split, e.features, trainer.device, e.batch_size,
+                              e.n_images or None, e.metrics)
+        hooks.append(EvalHook(evaluator, trainer.run_dir, cfg.train.eval_every, e.best, trainer.step))
+    if e.tensorboard:
+        from translate.metrics.tensorboard import TensorBoardHook
+
+        hooks.append(TensorBoardHook(trainer.run_dir / "tb", cfg.train.log_every))
+    return hooks

@@ -1,0 +1,88 @@
+"""What an evaluation leaves behind: a JSON file, a short Markdown table, and a grid of input/output pairs.
+
+Every table names the feature extractor next to FID/KID and the checkpoint step the figures belong to, so
+an offline ("tiny") figure is never read as Inception FID and a best-step figure never as the last one.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+from translate.datasets.imageio import save_image
+
+# metric -> (label, scale, format, lower is better); KID is shown x 10^3 as in most papers.
+METRICS = {
+    "fid": ("FID", 1.0, "{:.2f}", True),
+    "kid": ("KID x 10^3", 1e3, "{:.2f}", True),
+    "lpips": ("LPIPS(input, output)", 1.0, "{:.4f}", True),
+    "gt_l1": ("L1 to ground truth", 1.0, "{:.4f}", True),
+    "gt_bg_l1": ("L1 to ground truth, background", 1.0, "{:.4f}", True),
+    "gt_psnr": ("PSNR to ground truth (dB)", 1.0, "{:.2f}", False),
+    "mode_coverage": ("mode coverage (share of B's modes produced)", 1.0, "{:.3f}", False),
+    "mode_entropy": ("mode balance (normalised entropy)", 1.0, "{:.3f}", False),
+    "source_share": ("outputs still in domain A's style", 1.0, "{:.3f}", True),
+}
+
+
+def lower_is_better(metric: str) -> bool:
+    return METRICS.get(metric, ("", 1.0, "", True))[3]
+
+
+def metric_label(metric: str, features: str | None) -> str:
+    label = METRICS.get(metric, (metric,))[0]
+    return f"{label} [{features} features]" if metric in ("fid", "kid") and features else label
+
+
+def format_value(metric: str, result: dict) -> str:
+    _, scale, fmt, _ = METRICS.get(metric, (metric, 1.0, "{:.4g}", True))
+    value = result.get(metric)
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    text = fmt.format(value * scale)
+    # With N <= the subset size every KID subset is the whole set and the spread is 0: not worth showing.
+    if metric == "kid" and result.get("kid_std") is not None and result["kid_std"] * scale > 1e-9:
+        text += " ± " + fmt.format(result["kid_std"] * scale)
+    return text
+
+
+def markdown_table(result: dict) -> str:
+    """A short table of the figures in ``result``, headed by what was evaluated."""
+    lines = []
+    if result.get("checkpoint"):
+        lines.append(f"Checkpoint `{result['checkpoint']}` (step {result.get('step', '?')}, "
+                     f"{result.get('generator', 'G')}), {result['n_images']} {result['split']} images "
+                     f"at {result['image_size']} px.")
+    if result.get("features"):
+        lines.append(f"Features: **{result['features']}**: {result.get('features_note', '')} "
+                     f"({result.get('n_reference', '?')} reference images).")
+    lines += ["", "| metric | value |", "|---|---|"]
+    for metric in METRICS:
+        if metric in result:
+            lines.append(f"| {metric_label(metric, result.get('features'))} | {format_value(metric, result)} |")
+        if f"{metric}_input" in result:  # the same figure for the untranslated inputs, for scale
+            baseline = format_value(metric, {metric: result[f"{metric}_input"]})
+            lines.append(f"| {metric_label(metric, result.get('features'))}, inputs untranslated | {baseline} |")
+    for metric, why in (result.get("skipped") or {}).items():
+        lines.append(f"| {metric} | skipped: {why.split(';')[0]} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_json(result: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def pair_grid(inputs: torch.Tensor, outputs: torch.Tensor, path: Path, n: int = 8, seed: int = 0,
+              pairs_per_row: int = 4) -> Path:
+    """PNG of ``n`` random (input, output) pairs side by side, ``pairs_per_row`` pairs per row."""
+    rng = np.random.default_rng(seed)
+    idx = sorted(rng.choice(inputs.shape[0], min(n, inputs.shape[0]), replace=False).tolist())
+    tiles = torch.stack([t for i in idx for t in (inputs[i], outputs[i])])  # (2n, 3, H, W): in, out, in, out ...
+    grid = make_grid(tiles.float(), nrow=2 * min(pairs_per_row, len(idx)), padding=2, pad_value=1.0)
+    return save_image(grid, path)
