@@ -117,8 +117,9 @@ def _run_child(preset: str, variant: str, args) -> dict:
                        "device": args.device, "threads": args.threads})
     proc = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True, text=True)
     if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
-        return {"preset": preset, "variant": variant, "error": tail[0][:200]}
+        lines = proc.stderr.strip().splitlines() or ["?"]
+        errors = [line for line in lines if "Error" in line]  # the exception line, not the last hint
+        return {"preset": preset, "variant": variant, "error": (errors or lines)[-1].strip()[:200]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

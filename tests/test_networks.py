@@ -8,6 +8,7 @@ from translate.models.networks import (
     Downsample,
     PatchDiscriminator,
     PatchSampler,
+    l2_normalize,
     ResnetGenerator,
     Upsample,
 )
@@ -139,3 +140,25 @@ def test_patch_sampler_all_positions_and_errors() -> None:
     assert torch.allclose(s.norm(dim=-1), torch.ones(2, 15), atol=1e-5)
     with pytest.raises(ValueError):
         f([torch.randn(1, 4, 3, 3)] * 2, num_patches=4)
+
+
+def test_patch_sampler_sends_a_contiguous_gradient_to_G():
+    """InstanceNorm's backward is wrong at batch 1 on CPU for channels-last-strided gradients (PyTorch 2.14):
+    F must hand G's features a gradient in their own NCHW layout, and G's gradient must not depend on it."""
+    import torch.nn.functional as Fn
+
+    torch.manual_seed(0)
+    F = PatchSampler([4], nc=8)
+    for num_patches in (5, 0):
+        x = torch.randn(1, 4, 3, 3, requires_grad=True)
+        feat = Fn.instance_norm(x)
+        feat.retain_grad()
+        samples, ids = F([feat], num_patches)
+        samples[0].square().sum().backward()
+        assert feat.grad.is_contiguous()
+        x2 = x.detach().clone().requires_grad_(True)
+        feat2 = Fn.instance_norm(x2)
+        manual = feat2.flatten(2)[:, :, ids[0]].transpose(1, 2).contiguous()  # same rows as F's gather
+        out = l2_normalize(F.mlps[0](manual.reshape(-1, 4)), dim=-1)
+        out.square().sum().backward()
+        torch.testing.assert_close(x.grad, x2.grad)

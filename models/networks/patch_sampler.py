@@ -22,7 +22,9 @@ _EPS = 1e-7  # added to the norm, as in the reference Normalize layer
 
 
 def l2_normalize(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
-    """x / (||x||_2 + 1e-7) along ``dim``."""
+    """x / (||x||_2 + 1e-7) along ``dim``, computed in fp32: F's outputs start near 1e-4, and their squares
+    underflow in fp16 (CPU autocast runs pow and sum in fp16), which would make PatchNCE NaN."""
+    x = x.float()
     return x / (x.pow(2).sum(dim, keepdim=True).sqrt() + _EPS)
 
 
@@ -68,16 +70,18 @@ class PatchSampler(nn.Module):
         samples, used_ids = [], []
         for i, (feat, mlp) in enumerate(zip(feats, self.mlps)):
             B, C, H, W = feat.shape
-            flat = feat.permute(0, 2, 3, 1).flatten(1, 2)  # (B, H*W, C)
             if num_patches == 0:
                 ids = torch.arange(H * W, device=feat.device)
-                x = flat  # (B, H*W, C)
+            elif patch_ids is not None:
+                ids = patch_ids[i]
             else:
-                if patch_ids is not None:
-                    ids = patch_ids[i]
-                else:
-                    ids = torch.randperm(H * W, device=feat.device)[: min(num_patches, H * W)]
-                x = flat[:, ids, :].flatten(0, 1)  # (B*P, C)
+                ids = torch.randperm(H * W, device=feat.device)[: min(num_patches, H * W)]
+            # Gather on the (B, C, H*W) layout, then transpose: the gradient sent back to G is then contiguous
+            # NCHW. Permuting to (B, H*W, C) first would hand G a channels-last-strided gradient, for which
+            # InstanceNorm's backward is wrong at batch 1 on CPU (PyTorch 2.14; tests/test_networks.py).
+            x = feat.flatten(2)[:, :, ids].transpose(1, 2)  # (B, P, C)
+            if num_patches != 0:
+                x = x.flatten(0, 1)  # (B*P, C), image by image
             samples.append(l2_normalize(mlp(x), dim=-1))
             used_ids.append(ids)
         return samples, used_ids
