@@ -164,6 +164,7 @@ def main() -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0 = the preset's train.threads)")
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--apply", action="store_true", help="time apply (images/s, batch 1) per preset instead")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     os.environ.setdefault("TRANSLATE_DATA", os.path.join(tempfile.gettempdir(), "translate-bench-data"))
@@ -177,6 +178,11 @@ def main() -> int:
         p.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     compile_ok = args.compile_presets.split(",")
     rows = []
+    if args.apply:
+        rows = [apply_rate(preset, max(args.steps, 3), args.device, args.threads) for preset in args.presets.split(",")]
+        print("| preset | size | apply img/s |\n|---|---|---|")
+        print("\n".join(f"| {r['preset']} | {r['size']} | {r['img_per_s']} |" for r in rows))
+        return 0
     for preset in args.presets.split(","):
         for variant in variants:
             if variant == "compile" and "all" not in compile_ok and preset not in compile_ok:
@@ -192,6 +198,27 @@ def main() -> int:
             json.dump({"machine": _machine(args.device), "device": args.device, "torch": torch.__version__,
                        "command": " ".join(sys.argv), "rows": rows}, fh, indent=2)
     return 0
+
+
+@torch.no_grad()
+def apply_rate(preset: str, steps: int, device: str, threads: int) -> dict:
+    """Images per second of ``translate apply``'s path (translate_tensor: pad, G, crop) at the preset's size."""
+    from translate.apply import translate_tensor
+    from translate.config import load_config
+    from translate.models.cut import build_generator
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    cfg = load_config(preset)
+    dev = torch.device(device)
+    G = build_generator(cfg.model).to(dev).eval()
+    x = torch.rand(1, 3, cfg.data.crop_size, cfg.data.crop_size) * 2 - 1
+    translate_tensor(G, x, dev)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        translate_tensor(G, x, dev)
+    _sync(dev)
+    return {"preset": preset, "size": cfg.data.crop_size, "img_per_s": round(steps / (time.perf_counter() - t0), 3)}
 
 
 if __name__ == "__main__":
