@@ -1,10 +1,10 @@
 """Mixed precision and memory format on CPU: bf16 autocast, fp16 with the grad scaler, channels_last.
 
 bf16 autocast works on CPU and is tested against fp32 on the full CUT objective. fp16 autocast also runs on
-CPU, but PatchNCE is NaN there from the first step: F's outputs are ~1e-4 at init, their squares underflow in
-fp16, and the unnormalised vectors overflow the fp16 logits (CPU autocast keeps ``pow``/``sum`` in fp16;
-CUDA autocast runs them in fp32). So the fp16 tests use the GAN objective alone (model.lambda_nce=0), which
-exercises autocast and the GradScaler wiring of both phases.
+CPU. PatchNCE used to be NaN there from the first step (F's outputs are ~1e-4 at init and their squares
+underflow in fp16, since CPU autocast keeps ``pow``/``sum`` in fp16), until F's L2 normalisation moved to fp32;
+a test below covers the full objective in fp16. The scaler tests use the GAN objective alone
+(model.lambda_nce=0), which exercises autocast and the GradScaler wiring of both phases.
 """
 import math
 
@@ -55,6 +55,15 @@ def test_bf16_losses_stay_finite_and_close_to_fp32(data_home, tmp_path):
     for key in ("D/real", "G/gan", "G/nce", "G/nce_idt"):
         assert _mean(bf16[1:], key) == pytest.approx(_mean(ref[1:], key), rel=0.15), key
     assert _mean(bf16[1:], "G/nce") < 0.6 * bf16[0]["G/nce"]  # it learns
+
+
+def test_fp16_full_objective_stays_finite_and_close_to_fp32(data_home, tmp_path):
+    ref, _ = _run(tmp_path / "fp32", "train.precision=fp32", steps=3)
+    fp16, trainer = _run(tmp_path / "fp16", "train.precision=fp16", steps=3)
+    assert trainer.dtype == torch.float16 and trainer.scaler.is_enabled()
+    assert all(math.isfinite(v) for r in fp16 for v in r.values())
+    for key in ("G/nce", "G/nce_idt", "D/real"):
+        assert fp16[0][key] == pytest.approx(ref[0][key], rel=2e-2, abs=1e-3), key
 
 
 def test_fp16_with_grad_scaler_trains_the_gan_objective(data_home, tmp_path):
