@@ -158,3 +158,10 @@ def test_mode_figures_come_from_the_modes_module(smoke_run, monkeypatch):
     assert out["mode_coverage"] == pytest.approx(2 / 3) and out["source_share"] == 0.25
     assert out["modes"]["mode_shares"] == {"a": 0.75}
     assert "mode_coverage" not in evaluate_translator(G, root, metrics=["gt"])  # only when asked for
+
+
+def test_cli_names_match_the_extractor_registry():
+    from translate.metrics.features import EXTRACTORS
+    from translate.metrics.names import EXTRACTOR_NAMES
+
+    assert sorted(EXTRACTORS) == sorted(EXTRACTOR_NAMES)

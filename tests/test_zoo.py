@@ -182,10 +182,14 @@ def translate(*args, env=None, timeout=120):
 
 
 def test_cli_train_without_network_fails_fast_and_clearly(tmp_path):
-    t0 = time.perf_counter()
-    res = translate("train", "horse2zebra", "--config", "smoke", "--data-root", str(tmp_path / "data"),
-                    "--out", str(tmp_path / "run"), env={"TRANSLATE_ZOO_URL": f"http://127.0.0.1:{closed_port()}"})
-    assert time.perf_counter() - t0 < 15  # the dataset is resolved before torch is imported
+    # "Fast" is checked by what runs, not by a clock (this machine's load varies): the dataset is resolved
+    # before torch is imported, so the process fails without ever loading torch.
+    code = ("import sys; from translate.cli import main; rc = main(sys.argv[1:]); "
+            "print('torch imported:', 'torch' in sys.modules); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, "train", "horse2zebra", "--config", "smoke", "--data-root",
+                          str(tmp_path / "data"), "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                         env={**os.environ, "TRANSLATE_ZOO_URL": f"http://127.0.0.1:{closed_port()}"}, timeout=120)
+    assert "torch imported: False" in res.stdout
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "horse2zebra.zip" in res.stderr and str(tmp_path / "data" / "horse2zebra") in res.stderr
     assert "by hand" in res.stderr and not (tmp_path / "run").exists()

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from translate.metrics.names import ALL_METRICS, DEFAULT_METRICS
 from translate.apply import translate_tensor
 from translate.datasets.folder import resolve_layout
 from translate.datasets.imageio import load_image
@@ -28,8 +29,6 @@ from translate.metrics.fid import fid_from_features, kid_from_features
 from translate.metrics.weights import MissingWeightsError
 
 log = logging.getLogger(__name__)
-ALL_METRICS = ("fid", "kid", "lpips", "gt", "modes")  # gt and modes are skipped where the dataset lacks them
-DEFAULT_METRICS = ("fid", "kid", "gt", "modes")  # lpips needs a pretrained backbone: ask for it explicitly
 MODE_SCALARS = ("mode_coverage", "mode_entropy", "source_share")  # copied to the top level from modes.py's dict
 
 
