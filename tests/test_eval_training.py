@@ -1,5 +1,4 @@
 """Evaluation during training: metrics.jsonl, best-checkpoint tracking, and resume."""
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
