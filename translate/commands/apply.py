@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (same-size images only)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "bf16", "compile", "onnxruntime"),
+                   help="how G runs (translate/inference.py); auto: the fastest that matches fp32 PyTorch")
     p.add_argument("--no-ema", action="store_true", help="use G rather than G_ema when both are saved")
     p.add_argument("--refine-steps", type=int, default=0, metavar="N",
                    help="test-time refinement: N Langevin steps under the checkpoint's D as an energy (CoopInit)")
@@ -54,6 +56,9 @@ def run(args) -> int:
     device = resolve_device(args.device)
     G, cfg, D = load_translator(args.ckpt, device=device, use_ema=not args.no_ema, with_discriminator=True)
     refine = _build_refine(args, cfg, D)
+    from translate.inference import build_backend
+
+    G = build_backend(G, args.backend, device)
     t0 = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

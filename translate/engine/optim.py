@@ -18,8 +18,23 @@ def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
 
 
 def build_optimizers(model, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
-    """One Adam per phase of ``model`` (e.g. D and G+F for CUT)."""
-    return {phase: torch.optim.Adam(model.phase_parameters(phase), lr=lr, betas=betas) for phase in model.phases}
+    """One Adam per phase of ``model`` (e.g. D and G+F for CUT).
+
+    ``fused=True``: one kernel updates all of a phase's parameters. On CPU (torch 2.14) the default
+    per-parameter loop costs 3-4x as long (benchmarks/profile_step.py: about a tenth of a 64 px CUT step);
+    the update is the same Adam, the weights agree to 1e-8 after 30 steps, and the state dict has the same
+    keys, so checkpoints load either way. MPS and other devices without a fused kernel keep the loop.
+    """
+    return {phase: torch.optim.Adam(model.phase_parameters(phase), lr=lr, betas=betas,
+                                    fused=_fused_supported(model.phase_parameters(phase)))
+            for phase in model.phases}
+
+
+def _fused_supported(params: list[torch.nn.Parameter]) -> bool | None:
+    """True where torch has a fused Adam for every parameter's device and dtype; None lets torch choose."""
+    ok = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float16, torch.bfloat16)
+             for p in params)
+    return True if ok and params else None
 
 
 def set_lr(optimizers: dict[str, torch.optim.Optimizer], lr: float) -> None:
