@@ -114,7 +114,9 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in [
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """``root``, else $TRANSLATE_DATA, else ~/.cache/translate (the same default as the demo set)."""
-    return Path(root or os.environ.get("TRANSLATE_DATA") or Path.home() / ".cache" / "translate").expanduser()
+    from translate.runfolder.layout import data_root as default_root
+
+    return default_root(root)
 
 
 def get_entry(name: str) -> ZooEntry:

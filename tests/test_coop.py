@@ -71,9 +71,9 @@ def test_warmup_and_calibrate_switch_policies(data_home, tmp_path):
     trainer.fit()
     before = last_bias.detach().clone()
     trainer._switch_stage_if_needed()  # the switch itself applies the calibration
-    cut = trainer.stage.model
+    calib = trainer.stage.images  # the fixed images the stage start received (StageContext.images)
     with torch.no_grad():
-        d_real, d_fake = trainer.networks.D(cut.calib_b), trainer.networks.D(trainer.networks.G(cut.calib_a))
+        d_real, d_fake = trainer.networks.D(calib["b"]), trainer.networks.D(trainer.networks.G(calib["a"]))
     assert not torch.equal(before, last_bias.detach())
     assert float(d_real.mean()) > float(d_fake.mean())
     # the fitted map is the least-squares one: the residual mean on both sets together is zero

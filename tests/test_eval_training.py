@@ -25,6 +25,9 @@ class FakeTrainer:
         self.stage = SimpleNamespace(name="cut")
         self.saved: list[tuple[str, int]] = []
 
+    def emit(self, event, *args):
+        pass
+
     def save(self, path: Path):
         self.saved.append((path.name, self.step))
 
@@ -121,6 +124,6 @@ def test_tensorboard_option(tmp_path):
     hook, trainer = TensorBoardHook(tmp_path / "tb", 1), FakeTrainer()
     trainer.step, trainer.current_lr = 1, 1e-4
     hook.after_step(trainer, {"G/nce": 1.0})
-    hook.write_eval({"step": 1, "kid": 0.1, "features": "tiny"})
+    hook.on_eval(trainer, {"step": 1, "kid": 0.1, "features": "tiny"})
     hook.after_train(trainer)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

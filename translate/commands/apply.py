@@ -39,14 +39,14 @@ def _build_refine(args, cfg, D):
     step_size = cfg.coop.step_size if args.refine_step_size is None else args.refine_step_size
     if step_size <= 0:
         raise TranslateError(f"--refine-step-size: expected a positive number, got {step_size}")
-    from translate.models.coop import build_refiner
+    from translate.runfolder.translator import build_checkpoint_refiner
 
-    return build_refiner(D, args.refine_steps, step_size, sigma=cfg.coop.sigma, normalize=cfg.coop.normalize_step)
+    return build_checkpoint_refiner(cfg, D, args.refine_steps, step_size)
 
 
 def run(args) -> int:
     from translate.apply import apply_paths
-    from translate.checkpoint import load_translator
+    from translate.runfolder.translator import load_translator
     from translate.engine.device import resolve_device
 
     if args.batch_size < 1:

@@ -27,14 +27,14 @@ from translate.metrics.content import LPIPSDistance, gt_errors
 from translate.metrics.features import FeatureExtractor, build_extractor, describe
 from translate.metrics.fid import fid_from_features, kid_from_features
 from translate.metrics.weights import MissingWeightsError
+from translate.runfolder.layout import data_root
 
 log = logging.getLogger(__name__)
 MODE_SCALARS = ("mode_coverage", "mode_entropy", "source_share")  # copied to the top level from modes.py's dict
 
 
 def stats_cache_dir() -> Path:
-    base = os.environ.get("TRANSLATE_DATA") or Path.home() / ".cache" / "translate"
-    return Path(base) / "stats"
+    return data_root() / "stats"
 
 
 def load_images(files: Sequence[Path], size: int) -> torch.Tensor:

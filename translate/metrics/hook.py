@@ -16,6 +16,7 @@ from translate.engine.hooks import Hook
 from translate.errors import ConfigError
 from translate.metrics.evaluate import ALL_METRICS, Evaluator
 from translate.metrics.summary import METRICS, lower_is_better
+from translate.runfolder.layout import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ class EvalHook(Hook):
 
     def __init__(self, evaluator: Evaluator, run_dir: Path, every: int, best: list[str], start_step: int = 0):
         self.evaluator = evaluator  # holds the fixed test subset and the reference features
-        self.path = Path(run_dir) / "metrics.jsonl"  # one JSON record per evaluation
-        self.ckpt_dir = Path(run_dir) / "ckpt"  # where best_<metric>.pt goes, beside latest.pt
+        self.folder = RunFolder(run_dir)  # best_<metric>.pt goes to its ckpt/, beside latest.pt
+        self.path = self.folder.metrics  # one JSON record per evaluation
         self.every = every  # steps between evaluations (> 0)
         self.best_metrics = best  # metrics whose best checkpoint is kept
         self.best: dict[str, tuple[float, int]] = {}  # metric -> (value, step) of the best so far
@@ -83,7 +84,7 @@ class EvalHook(Hook):
         record["seconds"] = round(time.perf_counter() - t0, 3)
         improved = self._update_best(record)
         for m in improved:
-            trainer.save(self.ckpt_dir / f"best_{m}.pt")
+            trainer.save(self.folder.best(m))
         record["improved"] = improved
         with self.path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
@@ -91,9 +92,7 @@ class EvalHook(Hook):
         shown = ", ".join(f"{k} {record[k]:.4g}" for k in METRICS if isinstance(record.get(k), float))
         log.info("eval at step %d [%s features]: %s%s", trainer.step, record.get("features", "-"), shown,
                  f" (new best {', '.join(improved)})" if improved else "")
-        for writer_hook in getattr(trainer, "hooks", []):
-            if hasattr(writer_hook, "write_eval"):
-                writer_hook.write_eval(record)
+        trainer.emit("on_eval", record)
         return record
 
 
