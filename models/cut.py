@@ -121,14 +121,18 @@ class CUTModel(nn.Module):
             pred_real = self.D(self.D_input(out.real_b))
             loss_fake = gan_loss(pred_fake, False, self.gan_mode)
             loss_real = gan_loss(pred_real, True, self.gan_mode)
-            return PhaseLosses({"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real})
+            return PhaseLosses({"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real},
+                               # D's mean score on each side, to read against the GAN targets (LSGAN: real 1, fake 0)
+                               logged={"D/score_fake": pred_fake.detach().mean(),
+                                       "D/score_real": pred_real.detach().mean()})
         if phase == "G":
             losses = {}
             if self.lambda_gan > 0:
                 pred = self.D(self.D_input(out.fake_b))
                 losses["G/gan"] = self.lambda_gan * gan_loss(pred, True, self.gan_mode, for_discriminator=False)
             losses.update(self.nce_losses(out))
-            return PhaseLosses(losses)
+            # log-only: distance from the input
+            return PhaseLosses(losses, logged={"G/change": (out.fake_b.detach() - out.real_a).abs().mean()})
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 
     @torch.no_grad()
