@@ -19,11 +19,12 @@ import random
 import torch
 from PIL import Image
 
+from translate.config import Preprocess, choices
 from translate.datasets.imageio import pil_to_tensor
 
 log = logging.getLogger(__name__)
 
-PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
+PREPROCESS_MODES = choices(Preprocess)  # data.preprocess's Literal is the one list
 _BICUBIC = Image.Resampling.BICUBIC
 _MULTIPLE = 4
 
