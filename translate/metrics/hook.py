@@ -14,8 +14,8 @@ from pathlib import Path
 
 from translate.engine.hooks import Hook
 from translate.errors import ConfigError
-from translate.metrics.evaluate import ALL_METRICS, Evaluator
-from translate.metrics.summary import METRICS, lower_is_better
+from translate.metrics.evaluate import Evaluator
+from translate.metrics.registry import ALL_METRICS, FIGURES, lower_is_better
 from translate.runfolder.layout import RunFolder
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class EvalHook(Hook):
         result, _ = self.evaluator.run(G)
         record = {"step": trainer.step, "stage": trainer.stage.name,
                   "generator": "G_ema" if trainer.G_ema is not None else "G"}
-        record.update({k: v for k, v in result.items() if k in METRICS or k in ("kid_std", "features", "n_images")})
+        record.update({k: v for k, v in result.items() if k in FIGURES or k in ("kid_std", "features", "n_images")})
         record["seconds"] = round(time.perf_counter() - t0, 3)
         improved = self._update_best(record)
         for m in improved:
@@ -89,7 +89,7 @@ class EvalHook(Hook):
         with self.path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
         self.last_step = trainer.step
-        shown = ", ".join(f"{k} {record[k]:.4g}" for k in METRICS if isinstance(record.get(k), float))
+        shown = ", ".join(f"{k} {record[k]:.4g}" for k in FIGURES if isinstance(record.get(k), float))
         log.info("eval at step %d [%s features]: %s%s", trainer.step, record.get("features", "-"), shown,
                  f" (new best {', '.join(improved)})" if improved else "")
         trainer.emit("on_eval", record)
@@ -102,7 +102,7 @@ def build_eval_hooks(trainer) -> list[Hook]:
     e = cfg.eval
     if cfg.train.eval_every < 0 or e.n_images < 0:
         raise ConfigError("train.eval_every and eval.n_images: expected zero or more")
-    unknown = [m for m in [*e.metrics, *e.best] if m not in ALL_METRICS and m not in METRICS]
+    unknown = [m for m in [*e.metrics, *e.best] if m not in ALL_METRICS and m not in FIGURES]
     if unknown:
         raise ConfigError(f"eval.metrics / eval.best: unknown metric(s) {', '.join(unknown)} "
                           f"(expected some of {', '.join(ALL_METRICS)}; best also takes gt_l1, gt_psnr, ...)")
