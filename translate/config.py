@@ -72,6 +72,9 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes; 0 loads in the main process
     pin_memory: bool = True  # only used on CUDA
     max_images: int = 0  # cap per domain (0 = all)
+    # Extra training-image augmentation, in albumentations' own serialised form (A.to_dict output, one
+    # transform dict, or a list of them), applied after crop and flip; null = none. datasets/transforms.py.
+    augment: dict[str, Any] | list[dict[str, Any]] | None = None
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
@@ -180,6 +183,10 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
         if value not in allowed:
             raise ConfigError(f"{path}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
         return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        return dict(value)  # free-form (e.g. an albumentations pipeline): checked where it is built
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping of {tp.__name__} fields, got {value!r}")
