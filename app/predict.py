@@ -25,7 +25,8 @@ from PIL import Image, UnidentifiedImageError
 
 from translate.app.runs import CheckpointCatalog, CheckpointInfo
 from translate.apply import translate_tensor
-from translate.runfolder.translator import build_checkpoint_refiner, load_translator, refiner_available
+from translate.runfolder.translator import (build_checkpoint_refiner, load_translator,  # noqa: F401
+                                            refiner_available)  # refiner_available: read by app/handlers.py
 from translate.datasets.imageio import load_image, pil_to_tensor, save_image
 from translate.errors import CheckpointError, DataError, TranslateError
 
