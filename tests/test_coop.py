@@ -1,7 +1,5 @@
 """The CoopInit stage in the trainer: stage switch, switch policies, resume across the switch, config checks."""
 import json
-import os
-import signal
 
 import pytest
 import torch
@@ -9,7 +7,6 @@ from PIL import Image
 
 from translate.checkpoint import load_checkpoint
 from translate.config import load_config
-from translate.engine.hooks import Hook
 from translate.engine.trainer import Trainer
 from translate.errors import ConfigError
 from translate.models.coop import affine_calibration
@@ -20,15 +17,6 @@ COOP = ["dataset=demo", "train.device=cpu", "coop.enabled=true", "coop.steps=3",
 
 def _records(run_dir):
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
-
-
-class CtrlCAt(Hook):
-    def __init__(self, step):
-        self.step = step
-
-    def after_step(self, trainer, logs):
-        if trainer.step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
 
 
 def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
@@ -57,7 +45,7 @@ def test_coop_fraction_sets_the_stage_length(data_home, tmp_path):
     assert [(s.name, s.start, s.end) for s in Trainer(cfg, tmp_path).stages] == [("coop", 0, 3), ("cut", 3, 6)]
 
 
-def test_warmup_and_calibrate_switch_policies(data_home, tmp_path):
+def test_warmup_and_calibrate_switch_policies(data_home, tmp_path, ctrl_c_at):
     cfg = load_config("smoke", COOP + ["coop.switch=warmup", "coop.warmup_steps=2", "train.steps=7"])
     trainer = Trainer(cfg, tmp_path / "w")
     trainer.fit()
@@ -67,7 +55,7 @@ def test_warmup_and_calibrate_switch_policies(data_home, tmp_path):
     cfg = load_config("smoke", COOP + ["coop.switch=calibrate", "coop.calib_images=4"])
     trainer = Trainer(cfg, tmp_path / "c")
     last_bias = [m for m in trainer.networks.D.modules() if isinstance(m, torch.nn.Conv2d)][-1].bias
-    trainer.hooks.append(CtrlCAt(3))
+    trainer.hooks.append(ctrl_c_at(3))
     trainer.fit()
     before = last_bias.detach().clone()
     trainer._switch_stage_if_needed()  # the switch itself applies the calibration
@@ -86,13 +74,13 @@ def test_affine_calibration_maps_separated_scores_to_the_targets():
 
 
 @pytest.mark.parametrize("switch,stop_at", [("calibrate", 2), ("warmup", 4)])
-def test_resume_across_the_switch_matches_a_straight_run(data_home, tmp_path, switch, stop_at):
+def test_resume_across_the_switch_matches_a_straight_run(data_home, tmp_path, switch, stop_at, ctrl_c_at):
     cfg = load_config("smoke", COOP + [f"coop.switch={switch}", "coop.warmup_steps=1", "coop.noise=0.5",
                                        "coop.calib_images=2", "train.ckpt_every=100", "train.steps=7"])
     straight = Trainer(cfg, tmp_path / "straight")
     straight.fit()
     first = Trainer(cfg, tmp_path / "resumed")
-    first.hooks.append(CtrlCAt(stop_at))
+    first.hooks.append(ctrl_c_at(stop_at))
     assert first.fit() is False
     first.save(tmp_path / "resumed" / "ckpt" / "latest.pt")
     assert load_checkpoint(tmp_path / "resumed" / "ckpt" / "latest.pt")["stage"] == first.stage.name
