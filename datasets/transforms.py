@@ -116,8 +116,8 @@ class Albumentations:
         try:
             import albumentations as A
         except ImportError:
-            raise ConfigError("data.augment needs the albumentations package (pip install albumentations), "
-                              "or set data.augment=null") from None
+            raise ConfigError("data.augment needs the albumentations package (pip install 'translate[augment]' "
+                              "or pip install albumentations), or set data.augment=null") from None
         if isinstance(spec, list):
             spec = {"__class_fullname__": "Compose", "transforms": spec}
         if "transform" not in spec:
