@@ -30,38 +30,31 @@ def weights_root() -> Path:
     return Path(env) if env else cache_root() / "weights"
 
 
+class _Inside:
+    """A class attribute that reads as ``instance.root / parts``: one line per file of the layout."""
+
+    def __init__(self, *parts: str):
+        self.parts = parts
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj.root.joinpath(*self.parts)
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """The paths of one run folder (nothing is created by naming them)."""
 
     root: Path
 
+    config = _Inside("config.yaml")
+    log = _Inside("log.jsonl")
+    metrics = _Inside("metrics.jsonl")
+    samples = _Inside("samples")
+    ckpt = _Inside("ckpt")
+    latest = _Inside("ckpt", "latest.pt")
+
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "log.jsonl"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def samples(self) -> Path:
-        return self.root / "samples"
-
-    @property
-    def ckpt(self) -> Path:
-        return self.root / "ckpt"
-
-    @property
-    def latest(self) -> Path:
-        return self.ckpt / "latest.pt"
 
     def kept(self, step: int) -> Path:
         return self.ckpt / f"step_{step}.pt"
