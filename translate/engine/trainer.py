@@ -183,6 +183,11 @@ class Trainer:
             if on_enter:
                 on_enter(StageContext(self.device, stage.images))
 
+    @property
+    def stopped(self) -> bool:
+        """Whether Ctrl-C asked the loop to stop early (hooks read it in after_train)."""
+        return self._stop_requested
+
     def _on_sigint(self, signum, frame) -> None:
         if self._stop_requested:
             raise KeyboardInterrupt

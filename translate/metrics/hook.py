@@ -71,7 +71,7 @@ class EvalHook(Hook):
             self.evaluate(trainer)
 
     def after_train(self, trainer):
-        if self.last_step != trainer.step and not getattr(trainer, "_stop_requested", False):
+        if self.last_step != trainer.step and not getattr(trainer, "stopped", False):
             self.evaluate(trainer)
 
     def evaluate(self, trainer) -> dict:
