@@ -89,6 +89,7 @@ def test_fp16_overflowing_step_changes_no_weights_and_halves_the_scale(data_home
     assert trainer.scaler.get_scale() == 2.0**39
 
 
+@pytest.mark.slow
 def test_fp16_scaler_state_is_checkpointed(data_home, tmp_path):
     trainer = _trainer(tmp_path, "model.lambda_nce=0", "train.precision=fp16")
     trainer.train_step(next(iter(trainer.loader)))

@@ -19,6 +19,7 @@ def _records(run_dir):
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
     trainer = Trainer(load_config("smoke", COOP + ["train.sample_every=5"]), tmp_path)
     assert [(s.name, s.start, s.end) for s in trainer.stages] == [("coop", 0, 3), ("cut", 3, 6)]
@@ -40,11 +41,13 @@ def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
     assert Image.open(tmp_path / "samples" / "step_5.png").size[0] == width(2)
 
 
+@pytest.mark.slow
 def test_coop_fraction_sets_the_stage_length(data_home, tmp_path):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "coop.enabled=true", "coop.fraction=0.5"])
     assert [(s.name, s.start, s.end) for s in Trainer(cfg, tmp_path).stages] == [("coop", 0, 3), ("cut", 3, 6)]
 
 
+@pytest.mark.slow
 def test_warmup_and_calibrate_switch_policies(data_home, tmp_path, ctrl_c_at):
     cfg = load_config("smoke", COOP + ["coop.switch=warmup", "coop.warmup_steps=2", "train.steps=7"])
     trainer = Trainer(cfg, tmp_path / "w")
@@ -73,6 +76,7 @@ def test_affine_calibration_maps_separated_scores_to_the_targets():
     assert a == pytest.approx(0.5) and b == pytest.approx(-0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("switch,stop_at", [("calibrate", 2), ("warmup", 4)])
 def test_resume_across_the_switch_matches_a_straight_run(data_home, tmp_path, switch, stop_at, ctrl_c_at):
     cfg = load_config("smoke", COOP + [f"coop.switch={switch}", "coop.warmup_steps=1", "coop.noise=0.5",

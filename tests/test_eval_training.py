@@ -74,6 +74,7 @@ def eval_run(data_home, tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_training_keeps_best_and_last(eval_run):
     from translate.checkpoint import load_checkpoint
 
@@ -87,6 +88,7 @@ def test_training_keeps_best_and_last(eval_run):
     assert not (eval_run / "ckpt" / "best_fid.pt").exists()
 
 
+@pytest.mark.slow
 def test_eval_every_does_not_change_training(eval_run, data_home, tmp_path):
     """Evaluation draws no random numbers from the training streams: the weights match a run without it."""
     from translate.checkpoint import load_checkpoint

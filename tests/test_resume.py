@@ -14,6 +14,7 @@ def _losses(run_dir):
     return {r["step"]: {k: v for k, v in r.items() if "/" in k} for r in records}
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_matches_a_straight_run(data_home, tmp_path, ctrl_c_at):
     overrides = ["dataset=demo", "train.device=cpu", "train.ckpt_every=100", "train.ema=0.9"]
     cfg = load_config("smoke", overrides)
@@ -46,6 +47,7 @@ def test_interrupted_and_resumed_run_matches_a_straight_run(data_home, tmp_path,
             assert abs(lb[step][key] - value) < 1e-4 * max(1.0, abs(value)), (step, key)
 
 
+@pytest.mark.slow
 def test_lr_schedule_is_constant_then_linear_decay(data_home, tmp_path):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.steps=6", "train.decay_steps=2"])
     trainer = Trainer(cfg, tmp_path / "run")
