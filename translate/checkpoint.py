@@ -22,6 +22,7 @@ from torch import nn
 
 from translate.config import Config, config_from_dict
 from translate.errors import CheckpointError, TranslateError
+from translate.safe_load_errors import describe_load_error
 
 FORMAT = 1
 log = logging.getLogger(__name__)
@@ -54,9 +55,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"cannot read checkpoint '{path}': {first}. It is corrupt, truncated or not "
-                              "a translate checkpoint; only tensors and plain data are accepted.") from None
+        raise CheckpointError(describe_load_error(path, e)) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT or "models" not in state:
         raise CheckpointError(f"'{path}' is not a translate checkpoint of format {FORMAT}")
     return state
