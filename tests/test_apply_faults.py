@@ -80,12 +80,13 @@ def test_clashing_names_are_unique_and_the_count_is_true(tmp_path):
     assert {"a.png", "a_1.png", "a.jpg.png"} <= set(names)
 
 
-def test_unique_names_from_globs_across_folders(tmp_path):
-    for d in ("x", "y"):
+def test_unique_names_from_globs_across_folders_ignore_case(tmp_path):
+    """x/A.png and y/a.png would be one file on a macOS or Windows disk."""
+    for d, name in (("x", "A.png"), ("y", "a.png")):
         (tmp_path / d).mkdir()
-        _img(tmp_path / d / "a.png")
-    items, _ = collect_inputs([str(tmp_path / "*" / "a.png")])
-    assert len({rel.as_posix().lower() for _, rel in items}) == 2
+        _img(tmp_path / d / name)
+    items, _ = collect_inputs([str(tmp_path / "*" / "*.png")])
+    assert len(items) == 2 and len({rel.as_posix().lower() for _, rel in items}) == 2
 
 
 def test_existing_outputs_need_overwrite(tmp_path):

@@ -8,7 +8,6 @@ from PIL import Image
 from translate.checkpoint import load_checkpoint
 from translate.cli import main
 from translate.errors import CheckpointError
-from translate.safe_load_errors import describe_load_error
 
 
 class RunsAShell:
@@ -41,5 +40,7 @@ def test_cli_first_line_is_the_refusal(tmp_path, capsys):
 
 
 def test_damaged_file_is_described_as_unreadable(tmp_path):
+    from translate.safe_load_errors import describe_load_error
+
     text = describe_load_error(tmp_path / "x.pt", RuntimeError("PytorchStreamReader failed\nmore detail"))
     assert text.startswith("cannot read checkpoint") and "PytorchStreamReader failed" in text and "\n" not in text
