@@ -194,3 +194,18 @@ def test_out_of_memory_names_the_image(tmp_path):
     assert [p.name for p in report.written] == ["small.png"]
     (failed, reason), = report.failed
     assert failed.endswith("big.png") and "out of memory" in reason and "resize" in reason
+
+
+@pytest.mark.slow
+def test_cli_counts_the_files_it_wrote(smoke_run, tmp_path, capsys):
+    """The issue's reproduction with a trained checkpoint: a.jpg, a.png, a_1.png used to give 2 files, "wrote 3"."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, name in enumerate(["a.jpg", "a.png", "a_1.png"]):
+        _img(src / name, seed=i)
+    before = _snapshot(src)
+    assert main(["apply", "--ckpt", str(smoke_run), str(src), "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.png", "a_1.png"]
+    assert "wrote 3 image(s)" in err and _snapshot(src) == before
+    assert main(["apply", "--ckpt", str(smoke_run), str(src), "--out", str(tmp_path / "out")]) == 2  # no --overwrite

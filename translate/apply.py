@@ -2,6 +2,10 @@
 
 Each image is padded to the generator's multiple (reflection, or replication for tiny images), translated
 and cropped back, so outputs have exactly the input's size. A bad input is reported and skipped.
+
+Nothing is lost: the output folder is checked before anything runs (it may not hold an input, and files
+already in it are replaced only with ``overwrite``), output names are unique within a run, and each output
+is written atomically, so a full disk leaves no truncated file. Named pipes are never opened.
 """
 from __future__ import annotations
 
