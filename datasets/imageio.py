@@ -156,7 +156,7 @@ def _check_pixels(path, size: tuple[int, int], max_pixels: int | None) -> None:
         side = int((max_pixels * w / h) ** 0.5) if w >= h else int((max_pixels * h / w) ** 0.5)
         raise DataError(f"{path}: {w}x{h} is {w * h / 1e6:.1f} megapixels, more than the limit of "
                         f"{max_pixels / 1e6:.1f}; resize it (to at most about {side} px on the longer side) "
-                        "or raise the limit")
+                        "or raise the limit (apply: --max-pixels)")
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
