@@ -78,7 +78,7 @@ def find_images(folder: str | os.PathLike, skipped: list[tuple[str, str]] | None
             path = Path(dirpath) / name
             if not is_image_file(name):
                 if skipped is not None:
-                    skipped.append((str(path), f"not a supported image type (supported: {', '.join(IMAGE_EXTENSIONS)})"))
+                    skipped.append((str(path), f"not a supported image type ({', '.join(IMAGE_EXTENSIONS)})"))
                 continue
             problem = not_regular_reason(path)
             if problem:

@@ -58,3 +58,14 @@ def test_non_numeric_figure_is_dropped_not_plotted(tmp_path, capsys):
 
     records = read_step_records(run / "metrics.jsonl", {"kid", "kid_std"})
     assert "kid" not in records[1] and records[1]["improved"] == [] and records[1]["features"] == "tiny"
+
+
+def test_resumed_evaluation_drops_a_torn_metrics_line(tmp_path):
+    """On resume EvalHook rewrites metrics.jsonl up to the checkpoint's step; a torn last line used to crash it."""
+    from translate.metrics.hook import EvalHook
+
+    (tmp_path / "metrics.jsonl").write_bytes(_lines(EVALS) + b'{"step": 3, "fid": 2')
+    hook = EvalHook(None, tmp_path, every=1, best=["kid"], start_step=2)  # the evaluator is not used here
+    assert (tmp_path / "metrics.jsonl").read_bytes().endswith(b"\n")
+    assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert hook.best["kid"] == (0.01, 2)
