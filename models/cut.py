@@ -43,7 +43,7 @@ class CUTModel(nn.Module):
     def __init__(self, G: ResnetGenerator, D: nn.Module, F: PatchSampler, *, nce_layers: list[str],
                  lambda_gan: float = 1.0, lambda_nce: float = 1.0, nce_idt: bool = True, nce_t: float = 0.07,
                  num_patches: int = 256, gan_mode: str = "lsgan", flip_equivariance: bool = False,
-                 d_augment: Callable[[Tensor], Tensor] | None = None):
+                 d_augment: Callable[[Tensor], Tensor] | None = None, nce_negatives: str = "image"):
         super().__init__()
         self.G, self.D, self.F = G, D, F
         self.nce_layers = list(nce_layers)  # encoder roles whose features enter PatchNCE
@@ -55,6 +55,7 @@ class CUTModel(nn.Module):
         self.gan_mode = gan_mode
         self.flip_equivariance = flip_equivariance  # FastCUT: random flips, undone on the queries
         self.d_augment = d_augment  # DiffAugment on every D input, real and fake (None = off)
+        self.nce_negatives = nce_negatives  # PatchNCE negatives from the same image or the whole batch
 
     def D_input(self, x: Tensor) -> Tensor:
         """What D sees of an image: the image, or its augmentation (the same policy for real and fake)."""
@@ -99,7 +100,8 @@ class CUTModel(nn.Module):
             feat_q = [torch.flip(f, dims=[3]) for f in feat_q]
         samples_k, patch_ids = self.F(feat_k, self.num_patches)
         samples_q, _ = self.F(feat_q, self.num_patches, patch_ids)
-        return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t)
+        return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t,
+                                   self.nce_negatives)
 
     def nce_losses(self, out: StepOutputs) -> dict[str, Tensor]:
         """G's content terms: λ_NCE·PatchNCE, halved and joined by identity NCE when that is on (also used
@@ -159,4 +161,5 @@ def build_model(m) -> CUTModel:
     F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain)
     return CUTModel(G, D, F, nce_layers=m.nce_layers, lambda_gan=m.lambda_gan, lambda_nce=m.lambda_nce,
                     nce_idt=m.nce_idt, nce_t=m.nce_t, num_patches=m.num_patches, gan_mode=m.gan_mode,
-                    flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")))
+                    flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")),
+                    nce_negatives=m.nce_negatives)

@@ -28,6 +28,7 @@ GanMode = Literal["lsgan", "vanilla", "nonsaturating", "hinge"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DistBackend = Literal["auto", "gloo", "nccl"]
 SwitchPolicy = Literal["plain", "calibrate", "warmup"]
+NceNegatives = Literal["image", "batch"]
 DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (datasets/augment.py)
 
 
@@ -97,6 +98,7 @@ class ModelConfig:
     netf_nc: int = 256  # width of F's MLP heads
     flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
     diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
+    nce_negatives: NceNegatives = "image"  # PatchNCE negatives: image (other patches of one image, as in CUT)
 
 
 @dataclass
@@ -154,6 +156,7 @@ class CoopConfig:
     switch: SwitchPolicy = "plain"  # calibrate: affine fit of D's last layer; warmup: D-only steps
     warmup_steps: int = 0  # D-only LSGAN steps after the cooperative stage when switch=warmup
     calib_images: int = 16  # images per domain for switch=calibrate
+    init_noise: float = 0.0  # std of Gaussian noise added to G(real_a) before the revision starts (0 = none)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -16,21 +17,20 @@ from translate.engine.hooks import Hook
 from translate.errors import ConfigError
 from translate.metrics.evaluate import Evaluator
 from translate.metrics.registry import ALL_METRICS, FIGURES, lower_is_better
+from translate.records import read_step_records
 from translate.runfolder.layout import RunFolder
+
+METRIC_FIELDS = frozenset({*FIGURES, "kid_std", "n_images", "seconds"})  # the numbers of an evaluation record
 
 log = logging.getLogger(__name__)
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """The records of a metrics.jsonl; a later record for the same step (after a resume) replaces earlier ones."""
-    if not path.is_file():
-        return []
-    by_step: dict[int, dict] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            by_step[int(record["step"])] = record
-    return [by_step[s] for s in sorted(by_step)]
+    """The records of a metrics.jsonl; a later record for the same step (after a resume) replaces earlier ones.
+
+    Bad lines and non-numeric figures are skipped with a warning (see :func:`translate.records.read_step_records`).
+    """
+    return read_step_records(path, METRIC_FIELDS)
 
 
 class EvalHook(Hook):
@@ -49,8 +49,10 @@ class EvalHook(Hook):
     def _drop_records_after(self, step: int) -> None:
         """On resume, forget evaluations beyond the checkpoint: the resumed run redoes them exactly."""
         records = [r for r in read_metrics(self.path) if r["step"] <= step]
-        if self.path.is_file():
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        if self.path.is_file():  # rewritten whole (which also drops a torn last line), atomically
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+            os.replace(tmp, self.path)
         for r in records:
             self._update_best(r)
 
