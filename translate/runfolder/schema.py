@@ -24,6 +24,7 @@ import torch
 from translate.config import Config, config_from_dict, config_to_dict
 from translate.errors import CheckpointError, TranslateError
 from translate.runfolder.layout import RunFolder
+from translate.safe_load_errors import describe_load_error
 
 FORMAT = 1
 NETWORKS = ("G", "D", "F")  # the CUTModel's networks, saved under models/
@@ -63,9 +64,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"cannot read checkpoint '{path}': {first}. It is corrupt, truncated or not "
-                              "a translate checkpoint; only tensors and plain data are accepted.") from None
+        raise CheckpointError(describe_load_error(path, e)) from None
     return _check_format(state, path)
 
 
