@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from translate.models.contract import PhaseLosses
 from translate.models.losses import gan_loss, multilayer_nce_loss
 from translate.models.networks import PatchDiscriminator, PatchSampler, ResnetGenerator
 
@@ -31,17 +32,18 @@ class StepOutputs:
     feat_k: list[Tensor] = field(default_factory=list)  # detached encoder features of real_a, per NCE layer
     feat_k_idt: list[Tensor] = field(default_factory=list)  # same for real_b
     flipped: bool = False  # whether this step ran G on horizontally flipped inputs
+    logs: dict[str, float] = field(default_factory=dict)  # values the trainer only logs (e.g. CoopInit energies)
 
 
 class CUTModel(nn.Module):
-    """G, D and F with the CUT objectives; phases D then G, as in the reference."""
+    """G, D and F with the CUT objectives; phases D then G, as in the reference (a TranslationModel)."""
 
     phases = ("D", "G")
 
     def __init__(self, G: ResnetGenerator, D: nn.Module, F: PatchSampler, *, nce_layers: list[str],
                  lambda_gan: float = 1.0, lambda_nce: float = 1.0, nce_idt: bool = True, nce_t: float = 0.07,
                  num_patches: int = 256, gan_mode: str = "lsgan", flip_equivariance: bool = False,
-                 d_augment: Callable[[Tensor], Tensor] | None = None):
+                 d_augment: Callable[[Tensor], Tensor] | None = None, nce_negatives: str = "image"):
         super().__init__()
         self.G, self.D, self.F = G, D, F
         self.nce_layers = list(nce_layers)  # encoder roles whose features enter PatchNCE
@@ -53,6 +55,7 @@ class CUTModel(nn.Module):
         self.gan_mode = gan_mode
         self.flip_equivariance = flip_equivariance  # FastCUT: random flips, undone on the queries
         self.d_augment = d_augment  # DiffAugment on every D input, real and fake (None = off)
+        self.nce_negatives = nce_negatives  # PatchNCE negatives from the same image or the whole batch
 
     def D_input(self, x: Tensor) -> Tensor:
         """What D sees of an image: the image, or its augmentation (the same policy for real and fake)."""
@@ -100,7 +103,8 @@ class CUTModel(nn.Module):
             feat_q = [torch.flip(f, dims=[3]) for f in feat_q]
         samples_k, patch_ids = self.F(feat_k, self.num_patches)
         samples_q, _ = self.F(feat_q, self.num_patches, patch_ids)
-        return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t)
+        return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t,
+                                   self.nce_negatives)
 
     def nce_losses(self, out: StepOutputs) -> dict[str, Tensor]:
         """G's content terms: λ_NCE·PatchNCE, halved and joined by identity NCE when that is on (also used
@@ -134,19 +138,23 @@ class CUTModel(nn.Module):
         pred = self.D(torch.cat([fake, real]))
         return pred[: fake.shape[0]], pred[fake.shape[0]:]
 
-    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> dict[str, Tensor]:
+    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> PhaseLosses:
         if phase == "D":
             pred_fake, pred_real = self._discriminate(out.fake_b.detach(), out.real_b)
             loss_fake = gan_loss(pred_fake, False, self.gan_mode)
             loss_real = gan_loss(pred_real, True, self.gan_mode)
-            return {"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real}
+            return PhaseLosses({"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real},
+                               # D's mean score on each side, to read against the GAN targets (LSGAN: real 1, fake 0)
+                               logged={"D/score_fake": pred_fake.detach().mean(),
+                                       "D/score_real": pred_real.detach().mean()})
         if phase == "G":
             losses = {}
             if self.lambda_gan > 0:
                 pred = self.D(self.D_input(out.fake_b))
                 losses["G/gan"] = self.lambda_gan * gan_loss(pred, True, self.gan_mode, for_discriminator=False)
             losses.update(self.nce_losses(out))
-            return losses
+            # log-only: distance from the input
+            return PhaseLosses(losses, logged={"G/change": (out.fake_b.detach() - out.real_a).abs().mean()})
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 
     @torch.no_grad()
@@ -173,4 +181,5 @@ def build_model(m) -> CUTModel:
     F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain)
     return CUTModel(G, D, F, nce_layers=m.nce_layers, lambda_gan=m.lambda_gan, lambda_nce=m.lambda_nce,
                     nce_idt=m.nce_idt, nce_t=m.nce_t, num_patches=m.num_patches, gan_mode=m.gan_mode,
-                    flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")))
+                    flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")),
+                    nce_negatives=m.nce_negatives)
