@@ -9,7 +9,8 @@ batch 1); each part is labelled with ``record_function``, so the table shows the
 in the step and in the hooks, next to the top operators. ``aten::item``/``aten::_local_scalar_dense`` rows
 are the per-step ``float()`` of each loss (on CUDA each one waits for the GPU). Apply profiles
 ``translate_tensor`` on one image through the checkpoint's G. Prints a Markdown table per run and, with
-``--out``, writes each run's Chrome trace there.
+``--out``, writes each run's Chrome trace there. ``--what adam`` times Adam's per-parameter loop against the
+fused kernel on G+F instead, interleaved.
 """
 from __future__ import annotations
 
@@ -84,6 +85,36 @@ def profile_apply(size: int, steps: int, warmup: int, device: str, threads: int,
     return prof
 
 
+def time_adam(size: int, rounds: int, device: str, threads: int, extra: list[str]) -> str:
+    """Adam's loop (torch's CPU default) against the fused kernel on G+F, interleaved; not a profile."""
+    import time
+
+    from translate.models.cut import build_model
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    model = build_model(_train_config(size, device, threads, extra).model).to(device)
+    params = model.phase_parameters("G")
+    kinds = {"loop": {"foreach": False}, "fused": {"fused": True}}
+    copies = {k: [p.detach().clone().requires_grad_() for p in params] for k in kinds}
+    opts = {k: torch.optim.Adam(copies[k], lr=2e-4, betas=(0.5, 0.999), **kw) for k, kw in kinds.items()}
+    grads = [torch.randn_like(p) * 1e-3 for p in params]  # the same gradients for both
+    for k in kinds:
+        for c, g in zip(copies[k], grads):
+            c.grad = g.clone()
+    times = {k: [] for k in kinds}
+    for _ in range(rounds + 3):
+        for k, opt in opts.items():
+            t0 = time.perf_counter()
+            opt.step()
+            times[k].append(time.perf_counter() - t0)
+    diff = max((a - b).abs().max().item() for a, b in zip(copies["loop"], copies["fused"]))
+    rows = [f"| {k} | {1e3 * min(t[3:]):.1f} | {1e3 * sorted(t[3:])[len(t[3:]) // 2]:.1f} |" for k, t in times.items()]
+    return "\n".join([f"Adam on G+F ({sum(p.numel() for p in params) / 1e6:.1f} M parameters), {rounds} rounds, "
+                      f"weights differ by {diff:.1e} at the end", "", "| Adam | ms (min) | ms (median) |",
+                      "|---|---|---|", *rows])
+
+
 def _profiler(device: str):
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
     return profile(activities=activities, record_shapes=False)
@@ -113,7 +144,7 @@ def summary(prof, steps: int, top: int) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--what", default="train,apply", help="train, apply or both")
+    p.add_argument("--what", default="train,apply", help="train, apply (profiles) and/or adam (loop vs fused)")
     p.add_argument("--sizes", default="64,256", help="image sides in pixels")
     p.add_argument("--steps", type=int, default=5, help="profiled steps (or apply batches)")
     p.add_argument("--warmup", type=int, default=2, help="unprofiled steps first")
@@ -126,6 +157,9 @@ def main() -> int:
     os.environ.setdefault("TRANSLATE_DATA", os.path.join(tempfile.gettempdir(), "translate-bench-data"))
     runs = {"train": profile_train, "apply": profile_apply}
     for what, size in itertools.product(args.what.split(","), [int(s) for s in args.sizes.split(",")]):
+        if what == "adam":
+            print(time_adam(size, max(args.steps, 10), args.device, args.threads, args.set), flush=True)
+            continue
         prof = runs[what](size, args.steps, args.warmup, args.device, args.threads, args.set)
         print(f"\n### {what} at {size}x{size} ({args.device}, {torch.get_num_threads()} threads, "
               f"{args.steps} profiled after {args.warmup} warm-up)\n\n{summary(prof, args.steps, args.top)}",

@@ -119,11 +119,19 @@ def our_train_cmd(args, data: Path, out: Path, extra: list[str]) -> list[str]:
             *[a for s in sets for a in ("--set", s)]]
 
 
-def timed(cmd: list[str], cwd: Path | None, log: Path) -> float:
+def child_env(threads: int) -> dict[str, str]:
+    """The environment of both trainers: the same OpenMP/MKL thread count when ``threads`` > 0."""
+    env = dict(os.environ)
+    if threads > 0:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    return env
+
+
+def timed(cmd: list[str], cwd: Path | None, log: Path, threads: int = 0) -> float:
     """Wall seconds of one whole process; its output goes to ``log``; a failure stops the benchmark."""
     t0 = time.perf_counter()
     with log.open("w") as fh:
-        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=child_env(threads))
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"error: {' '.join(cmd[:4])}... failed (exit {proc.returncode}); see {log}")
@@ -154,7 +162,7 @@ def bench_train(args, data: Path, work: Path, variants: dict[str, list[str]]) ->
                 cmd, cwd = reference_train_cmd(args, data, work, f"ref{pair}"), Path(args.reference_repo)
             else:
                 cmd, cwd = our_train_cmd(args, data, work / f"run_{name}_{pair}", variants[name]), None
-            walls[name].append(timed(cmd, cwd, log))
+            walls[name].append(timed(cmd, cwd, log, args.train_threads))
             print(f"pair {pair}: {name} {walls[name][-1]:.1f} s", file=sys.stderr, flush=True)
     return walls
 
@@ -206,7 +214,7 @@ def machine() -> str:
 def report(walls: dict[str, list[float]], rates: dict, args) -> str:
     lines = [f"machine: {machine()}; load average at the end: {os.getloadavg()[0]:.1f}", "",
              f"training: {args.steps} steps at {args.size}x{args.size}, ngf {args.ngf}, {args.blocks} blocks, "
-             f"batch 1, {args.pairs} pairs", "",
+             f"batch 1, {args.pairs} pairs, threads {args.train_threads or 'default'}", "",
              "| trainer | wall s, median (range) | ratio to the reference, median (range) |", "|---|---|---|"]
     ref = walls.get("reference", [])
     for name, values in walls.items():
@@ -239,6 +247,9 @@ def parse_args(argv=None):
     p.add_argument("--apply-pairs", type=int, default=3)
     p.add_argument("--backend", default="auto", help="our apply backend (translate/inference.py)")
     p.add_argument("--threads", type=int, default=0, help="torch threads for apply (0 = default)")
+    p.add_argument("--train-threads", type=int, default=0,
+                   help="OMP_NUM_THREADS for both trainers (0 = their default; 1 on a heavily shared machine, where "
+                        "spinning OpenMP threads of a descheduled process slow it many times over)")
     p.add_argument("--skip", default="", help="train or apply, to leave one out (apply needs the checkpoints)")
     p.add_argument("--work", help="folder for data, runs and logs (default: a new temporary one, removed after)")
     p.add_argument("--json", help="also write the raw figures here")
