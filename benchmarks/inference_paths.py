@@ -55,7 +55,7 @@ def main() -> int:
     device = torch.device("cpu")
     torch.manual_seed(0)
     if args.ckpt:
-        from translate.checkpoint import load_translator
+        from translate.runfolder.translator import load_translator
 
         G, _ = load_translator(args.ckpt, device=device)
     else:

@@ -69,7 +69,7 @@ _OUR_APPLY = r'''
 import json, sys, time
 import torch
 from translate.apply import apply_paths
-from translate.checkpoint import load_translator
+from translate.runfolder.translator import load_translator
 from translate.inference import build_backend
 ckpt, folder, out, threads, backend = sys.argv[1:6]
 if int(threads) > 0:

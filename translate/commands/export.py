@@ -24,11 +24,12 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from translate.checkpoint import load_translator
+    from translate.runfolder.translator import load_translator
     from translate.inference import export_onnx
 
     ckpt = Path(args.ckpt)
-    out = Path(args.out) if args.out else (ckpt / "ckpt" / "latest.onnx" if ckpt.is_dir() else ckpt.with_suffix(".onnx"))
+    default = ckpt / "ckpt" / "latest.onnx" if ckpt.is_dir() else ckpt.with_suffix(".onnx")
+    out = Path(args.out) if args.out else default
     if out.exists() and not args.force:
         raise TranslateError(f"--out {out}: the file exists; choose another --out or pass --force to replace it")
     G, _ = load_translator(args.ckpt, device="cpu", use_ema=not args.no_ema)
