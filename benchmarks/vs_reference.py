@@ -36,14 +36,14 @@ import time
 from pathlib import Path
 
 _REF_APPLY = r'''
-import json, sys, time, argparse
+import argparse, importlib, json, sys, time
 from pathlib import Path
 import torch
 from PIL import Image
-sys.path.insert(0, ".")
-from models import networks
-from data.base_dataset import get_transform
-import util.util as util
+sys.path.insert(0, ".")  # the reference checkout (the working directory): its own models/, data/, util/
+networks = importlib.import_module("models.networks")
+get_transform = importlib.import_module("data.base_dataset").get_transform
+util = importlib.import_module("util.util")
 ckpt, folder, out, ngf, netG, threads = sys.argv[1:7]
 if int(threads) > 0:
     torch.set_num_threads(int(threads))
