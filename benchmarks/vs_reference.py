@@ -109,7 +109,8 @@ def reference_train_cmd(args, data: Path, work: Path, name: str) -> list[str]:
             "--checkpoints_dir", str(work / "ref_ckpt"), "--netG", f"resnet_{args.blocks}blocks",
             "--ngf", str(args.ngf), "--load_size", str(args.size), "--crop_size", str(args.size),
             "--n_epochs", "1", "--n_epochs_decay", "0", "--max_dataset_size", str(args.steps),
-            "--gpu_ids", "-1", "--display_id", "0"]
+            "--gpu_ids", "-1", "--display_id", "0",
+            "--save_epoch_freq", "1"]  # its default (5) would save nothing in a 1-epoch run; ours saves at the end
 
 
 def our_train_cmd(args, data: Path, out: Path, extra: list[str]) -> list[str]:
