@@ -1,20 +1,27 @@
 """CUT versus CoopInit+CUT (Zhao, Xie, Li; AAAI 2023) at the same total steps, seeds and data.
 
-    python benchmarks/coopinit_ablation.py --seeds 0,1,2 --json coop_ablation.json
-    python benchmarks/coopinit_ablation.py --dataset ~/data/horse2zebra --set data.crop_size=128 ...
+    python benchmarks/coopinit_ablation.py --seeds 0,1,2,3,4 --out runs/ablation      # the demo preset, 64 px
+    python benchmarks/coopinit_ablation.py --cell coop_t30:coop.langevin_steps=30 --seeds 0 --out runs/sweep
+    python benchmarks/coopinit_ablation.py --tiny --seeds 0 --out /tmp/abl              # seconds (CI)
+
+Cells: ``--methods`` (cut, coop) and each ``--cell NAME:KEY=VALUE,KEY=VALUE`` (a coop cell when its name starts
+with ``coop``, else a CUT one). A cell x seed is one run; its result is written to ``OUT/NAME_sSEED.json`` when it
+finishes, and cells already there are not rerun, so the command resumes where it stopped.
 
 Each method trains from scratch per seed through the real Trainer, then is scored on the test split:
 KID and FID with the offline ``tiny`` features (translate/metrics), content preservation against the
 synthetic ground truth (gt_l1: mean |G(a) - gt| on the object, gt_bg_l1 on the background), and mode
 coverage of domain B's texture styles (translate/metrics/modes.py). Wall time is split by stage; the
 cooperative stage's overhead is its extra time over the CUT steps it replaces, as a share of the run.
-The default config is small (32 px, tiny networks) so 3 seeds x 2 methods finish in minutes on a CPU.
+The default task is the demo preset (configs/demo.yaml, 64 px); ``--tiny`` is a 32 px toy for CI.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -31,15 +38,15 @@ from translate.metrics.evaluate import Evaluator
 
 log = logging.getLogger("coopinit_ablation")
 
-# The small task: 32 px synthetic scenes with 3 texture modes in domain B, networks a quarter of demo.yaml's.
-BASE = ["data.synthetic.size=32", "data.synthetic.n_train=200", "data.synthetic.n_test=48", "data.load_size=36",
-        "data.crop_size=32", "data.batch_size=4", "model.ngf=16", "model.ndf=16", "model.n_blocks=3",
-        "model.nce_layers=[input,down1,down2,block1,block3]", "model.num_patches=64", "model.netf_nc=64",
-        "train.lr=0.0005", "train.steps=600", "train.decay_steps=200", "train.log_every=10",
-        "train.sample_every=0", "train.ckpt_every=0", "train.n_samples=6", "train.device=cpu"]
-COOP = ["coop.enabled=true", "coop.fraction=0.05"]  # the rest of coop.* from the config defaults or --coop-set
-METRICS = ("kid", "fid", "gt_l1", "gt_bg_l1", "mode_coverage", "mode_entropy", "source_share",
+BASE = ["train.log_every=25", "train.sample_every=0", "train.ckpt_every=0", "train.device=cpu"]
+# --tiny: 32 px scenes and networks a quarter of demo.yaml's, a few dozen steps: checks that the script runs.
+TINY = ["data.synthetic.size=32", "data.synthetic.n_train=16", "data.synthetic.n_test=12", "data.load_size=36",
+        "data.crop_size=32", "model.ngf=8", "model.ndf=8", "model.n_blocks=2",
+        "model.nce_layers=[input,down1,down2,block1,block2]", "model.num_patches=16", "model.netf_nc=16",
+        "train.steps=24", "train.decay_steps=8", "train.log_every=4"]
+METRICS = ("kid", "fid", "gt_l1", "gt_bg_l1", "mode_accuracy", "mode_coverage", "mode_entropy", "source_share",
            "train_s", "coop_s", "overhead_pct")
+COLLAPSED = "collapsed"  # a run whose outputs cover at most one of B's modes
 
 
 class StageTimer(Hook):
@@ -66,8 +73,9 @@ def train_and_score(cfg, evaluator: Evaluator, run_dir: Path) -> dict:
     scores, _ = evaluator.run(trainer.G_ema if trainer.G_ema is not None else trainer.networks.G)
     modes = scores.get("modes", {})
     result = {k: scores[k] for k in ("kid", "kid_std", "fid", "gt_l1", "gt_psnr", "gt_bg_l1") if k in scores}
-    result.update({k: modes[k] for k in ("mode_coverage", "mode_entropy", "source_share", "mode_shares")
-                   if k in modes})
+    result.update({k: modes[k] for k in ("mode_accuracy", "mode_coverage", "mode_entropy", "source_share",
+                                         "mode_shares", "modes_covered") if k in modes})
+    result[COLLAPSED] = modes.get("modes_covered", 0) <= 1
     result["train_s"] = total
     result["stage_s"] = {name: sum(ts) for name, ts in timer.times.items()}
     coop = timer.times.get("coop", [])
@@ -84,7 +92,7 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     table: dict[str, dict[str, tuple[float, float]]] = {}
     for method in dict.fromkeys(r["method"] for r in runs):
         rows = [r for r in runs if r["method"] == method]
-        table[method] = {"runs": (len(rows), 0.0)}
+        table[method] = {"runs": (len(rows), 0.0), COLLAPSED: (sum(bool(r.get(COLLAPSED)) for r in rows), 0.0)}
         for key in METRICS:
             values = [r[key] for r in rows if key in r]
             if values:
@@ -94,28 +102,52 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
 
 def markdown(table: dict) -> str:
     keys = [k for k in METRICS if any(k in row for row in table.values())]
-    lines = ["| method (mean ± std over runs) | runs | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    lines = ["| method (mean ± std over runs) | runs | collapsed | " + " | ".join(keys) + " |",
+             "|---" * (len(keys) + 3) + "|"]
     for method, row in table.items():
         cells = []
         for k in keys:
             mean, std = row.get(k, (float("nan"), 0.0))
             digits = 4 if k in ("kid", "gt_l1", "gt_bg_l1") else 2 if k != "train_s" else 0
             cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
-        lines.append(f"| {method} | {row['runs'][0]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {method} | {row['runs'][0]} | {row[COLLAPSED][0]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired(runs: list[dict], base: str) -> str:
+    """Per-seed differences of every other method against ``base`` (same seed), as a markdown table."""
+    keys = ("kid", "gt_l1", "gt_bg_l1", "mode_accuracy", "mode_coverage")
+    by = {(r["method"], r["seed"]): r for r in runs}
+    lines = ["| method − " + base + " | seed | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    for method in dict.fromkeys(r["method"] for r in runs):
+        if method == base:
+            continue
+        for seed in sorted({r["seed"] for r in runs if r["method"] == method}):
+            a, b = by.get((method, seed)), by.get((base, seed))
+            if a and b:
+                diffs = [f"{a[k] - b[k]:+.4f}" if k in a and k in b else "" for k in keys]
+                lines.append(f"| {method} | {seed} | " + " | ".join(diffs) + " |")
     return "\n".join(lines)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="demo", help="demo (synthetic, with ground truth and modes) or a folder")
-    p.add_argument("--config", default="demo", help="preset the small task starts from")
+    p.add_argument("--config", default="demo", help="preset of the CUT cells")
+    p.add_argument("--coop-config", default="coop_demo", help="preset of the coop cells (its coop block included)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
-    p.add_argument("--methods", default="cut,coop", help="cut and/or coop")
+    p.add_argument("--methods", default="cut,coop", help="cut and/or coop (empty: only the --cell cells)")
+    p.add_argument("--cell", action="append", default=[], metavar="NAME:KEY=V,KEY=V",
+                   help="an extra cell: a coop run if NAME starts with 'coop', else a CUT run, with these overrides")
+    p.add_argument("--out", help="folder for per-run results (OUT/NAME_sSEED.json) and run folders; finished "
+                   "runs there are not rerun")
+    p.add_argument("--tiny", action="store_true", help="a 32 px toy task, seconds per run (checks the script)")
+    p.add_argument("--eval-every", type=int, default=0, help="also evaluate every N steps into RUN/metrics.jsonl "
+                   "(tiny features, mode figures): the curves after the switch")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for all runs")
     p.add_argument("--coop-set", action="append", default=[], help="config override for the coop runs only")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared; more oversubscribes)")
     p.add_argument("--json", help="write every run and the summary here")
-    p.add_argument("--keep", help="keep the run folders (samples, logs, checkpoints) under this folder")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="only print the table of earlier --json files")
     p.add_argument("--refine", nargs="+", metavar="RUN", help="only score kept runs (RUN/ckpt/latest.pt) without "
                    "and with test-time Langevin refinement under their D")
@@ -137,9 +169,56 @@ def refine_rows(args, evaluator: Evaluator) -> list[dict]:
         refined = torch.cat([refine(fake[i:i + 16]) for i in range(0, fake.shape[0], 16)])
         for name, s in (("plain", scores), (f"refined T={args.refine_steps}", evaluator.score(refined))):
             row = {k: s[k] for k in ("kid", "fid", "gt_l1", "gt_bg_l1") if k in s}
-            row.update({k: s.get("modes", {})[k] for k in ("mode_coverage", "mode_entropy", "source_share")
-                        if k in s.get("modes", {})})
+            row.update({k: s.get("modes", {})[k] for k in ("mode_accuracy", "mode_coverage", "mode_entropy",
+                                                           "source_share") if k in s.get("modes", {})})
             runs.append({"method": f"{'coop' if cfg.coop.enabled else 'cut'}, {name}", "run": run, **row})
+    return runs
+
+
+def parse_cells(args) -> dict[str, tuple[str, list[str]]]:
+    """Cell name -> (preset, config overrides): coop cells start from --coop-config, the others from --config."""
+    cells = {}
+    for method in filter(None, args.methods.split(",")):
+        cells[method] = (args.coop_config, list(args.coop_set)) if method == "coop" else (args.config, [])
+    for spec in args.cell:
+        name, _, sets = spec.partition(":")
+        if not name or name in cells:
+            raise SystemExit(f"--cell {spec!r}: give a new NAME before the colon, e.g. coop_t30:coop.langevin_steps=30")
+        overrides = [x for x in sets.split(",") if x]
+        cells[name] = (args.coop_config, [*args.coop_set, *overrides]) if name.startswith("coop") else \
+            (args.config, overrides)
+    return cells
+
+
+def run_cells(args, common: list[str], evaluator: Evaluator, out: Path) -> list[dict]:
+    """Every cell x seed, resumable: a finished run's JSON in ``out`` is read back instead of rerun."""
+    cells, seeds = parse_cells(args), [int(s) for s in args.seeds.split(",")]
+    todo = [(name, seed) for seed in seeds for name in cells]
+    runs, spent = [], []
+    for i, (name, seed) in enumerate(todo, 1):
+        result_path = out / f"{name}_s{seed}.json"
+        if result_path.is_file():
+            runs.append(json.loads(result_path.read_text()))
+            continue
+        left = sum(not (out / f"{n}_s{s}.json").is_file() for n, s in todo[i - 1:])
+        eta = f", about {statistics.fmean(spent) * left / 60:.0f} min left" if spent else ""
+        log.info("[%d/%d] %s seed %d: training (%d run(s) to go%s)", i, len(todo), name, seed, left, eta)
+        run_dir = out / f"{name}_s{seed}"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # an unfinished run of this script (its result file is missing): start it again
+        extra = [f"train.eval_every={args.eval_every}", "eval.features=tiny", "eval.metrics=[kid,gt,modes]",
+                 "eval.best=[]"] if args.eval_every else []
+        preset, overrides = cells[name]
+        cfg = load_config(preset, [*common, f"train.seed={seed}", *overrides, *extra])
+        t0 = time.perf_counter()
+        result = train_and_score(cfg, evaluator, run_dir)
+        spent.append(time.perf_counter() - t0)
+        result.update(method=name, seed=seed, preset=preset, overrides=overrides)
+        tmp = result_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, result_path)
+        runs.append(result)
+        log.info("%s seed %d: %s", name, seed, {k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
     return runs
 
 
@@ -152,25 +231,22 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     log.setLevel(logging.INFO)
     torch.set_num_threads(args.threads)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    methods = args.methods.split(",")
-    common = [f"dataset={args.dataset}", *BASE, f"train.threads={args.threads}", *args.overrides]
+    common = [f"dataset={args.dataset}", *BASE, *(TINY if args.tiny else []), f"train.threads={args.threads}",
+              *args.overrides]
     root = Path(resolve_source(load_config(args.config, common)).data.root)  # the evaluator scores this folder
     evaluator = Evaluator(root, "test", features="tiny", metrics=("kid", "fid", "gt", "modes"))
-    runs = refine_rows(args, evaluator) if args.refine else []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = args.keep or tmp
-        for seed in seeds if not args.refine else []:
-            for method in methods:
-                extra = COOP + args.coop_set if method == "coop" else []
-                cfg = load_config(args.config, [*common, f"train.seed={seed}", *extra])
-                result = train_and_score(cfg, evaluator, Path(tmp) / f"{method}_{seed}")
-                result.update(method=method, seed=seed)
-                runs.append(result)
-                log.info("%s seed %d: %s", method, seed, {k: round(v, 4) for k, v in result.items()
-                                                          if isinstance(v, float)})
+    if args.refine:
+        runs = refine_rows(args, evaluator)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(args.out or tmp)
+            out.mkdir(parents=True, exist_ok=True)
+            runs = run_cells(args, common, evaluator, out)
     table = summarise(runs)
     text = markdown(table)
+    base = "cut" if any(r["method"] == "cut" for r in runs) else None
+    if base and not args.refine and len(table) > 1:
+        text += "\n\nPer-seed paired differences:\n\n" + paired(runs, base)
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps({"argv": sys.argv[1:], "runs": runs, "summary": table}, indent=1))

@@ -1,14 +1,19 @@
 """The ``demo`` dataset: procedurally generated "horse -> zebra" scenes, offline and deterministic.
 
 Both domains draw the same kind of scene (sky and ground split by a tilted horizon, soft gradients,
-clouds, a little noise, and one or two four-legged "animals" standing on the ground). Only the animals'
-texture differs: plain brown/tan with mild shading in domain A, one of ``n_modes`` distinct patterns in
-domain B, picked uniformly per image. So a translator must re-texture the object and leave the background
-alone, and domain B is multi-modal with known labels (for diversity / mode-coverage checks).
+clouds, a little noise, and one or two four-legged "animals" standing on the ground). Each scene has a
+*variant* k, drawn uniformly from ``n_modes``, that sets its animals' build (body proportions, leg length,
+neck, head and tail: ``_BUILDS``) in both domains. In domain A variant k also sets a plain coat colour
+(``_COATS``); in domain B the animals of variant k wear texture mode k (``MODE_NAMES``). So content decides
+the mode, as in real data (a grey horse and a bay horse should not become the same zebra): a translator that
+keeps the animal's build and coat information and paints what domain B shows on that build covers every
+mode, and a translator that paints one texture on every animal is visibly wrong to a discriminator that
+has seen which texture goes with which build. The background is never changed by the domain.
 
-The test split also gets ``testA_gt/`` (each testA scene with its animals re-textured in mode
-``i % n_modes``; background untouched), ``testA_mask/`` and ``testB_mask/`` (object masks, 0/255), and
-``labels.json`` (the mode names, and the mode of each testB and testA_gt image).
+The test split also gets ``testA_gt/`` (each testA scene with its animals re-textured in the mode of
+their variant; background untouched), ``testA_mask/`` and ``testB_mask/`` (object masks, 0/255), and
+``labels.json`` (the mode names, the variant of each testA image and the mode of each testB and
+testA_gt image).
 Every image is a pure function of (seed, domain, split, index): numpy and PIL only, no files or fonts.
 """
 from __future__ import annotations
@@ -31,7 +36,7 @@ from translate.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1  # bump when the pictures change, so cached copies are regenerated
+GENERATOR_VERSION = 2  # bump when the pictures change, so cached copies are regenerated
 MODE_NAMES = ("zebra_stripes", "red_yellow_checker", "blue_dots_on_white", "green_purple_diagonals",
               "black_spots_on_cyan", "magenta_white_bands", "orange_navy_rings", "white_grid_on_black")
 _DOMAIN = {"A": 0, "B": 1}
@@ -40,6 +45,20 @@ _COLOURS = {"white": (0.95, 0.95, 0.93), "black": (0.08, 0.08, 0.09), "red": (0.
             "yellow": (0.97, 0.85, 0.15), "blue": (0.10, 0.25, 0.85), "green": (0.10, 0.70, 0.20),
             "purple": (0.50, 0.10, 0.60), "cyan": (0.10, 0.80, 0.85), "magenta": (0.85, 0.15, 0.70),
             "orange": (0.98, 0.55, 0.10), "navy": (0.10, 0.10, 0.40)}
+# Domain A's coat of each variant (RGB in [0, 1]), each a hint of its mode's colours: dark for zebra
+# stripes, chestnut for red/yellow, pale blue-grey for blue dots on white, and so on.
+_COATS = ((0.22, 0.20, 0.19), (0.62, 0.28, 0.12), (0.70, 0.74, 0.80), (0.42, 0.46, 0.24),
+          (0.20, 0.40, 0.42), (0.74, 0.50, 0.60), (0.80, 0.60, 0.28), (0.40, 0.40, 0.40))
+# The build of each variant, shared by both domains: (body height / length, leg length / body height,
+# neck length, head size, tail length), the last three relative to the plain build.
+_BUILDS = ((0.45, 1.85, 1.0, 1.0, 1.0),  # 0 slender, long legs
+           (0.66, 1.05, 0.7, 0.9, 0.6),  # 1 stocky, short legs
+           (0.50, 1.45, 1.7, 1.35, 1.0),  # 2 long neck, big head
+           (0.55, 1.45, 1.0, 0.8, 2.0),  # 3 long tail, small head
+           (0.42, 1.20, 1.3, 1.0, 0.5),  # 4 long low body, short tail
+           (0.60, 1.70, 1.0, 1.2, 1.4),  # 5 tall
+           (0.52, 1.00, 1.5, 0.8, 1.2),  # 6 short legs, long neck
+           (0.62, 1.45, 0.8, 1.4, 0.8))  # 7 heavy head
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,29 +82,31 @@ def _bar(xx, yy, x0, half_w, top, bottom):
 # Scene parameters: every random number is drawn here, so one scene can be rendered in several styles
 
 
-def _sample_animal(rng, size, horizon, scale):
+def _sample_animal(rng, size, horizon, scale, variant):
+    aspect, leg, neck, head, tail = _BUILDS[variant]
     a = size * rng.uniform(*scale)  # body half-length, pixels
-    b = a * rng.uniform(0.45, 0.6)  # body half-height
-    legs = b * rng.uniform(1.3, 1.7)
+    b = a * aspect * rng.uniform(0.93, 1.07)  # body half-height
+    legs = b * leg * rng.uniform(0.93, 1.07)
     feet = rng.uniform(min(horizon + 0.08 * size, 0.95 * size), 0.97 * size)
     return {"cx": rng.uniform(0.15 * size, 0.85 * size), "cy": feet - 0.3 * b - legs, "a": a, "b": b,
-            "legs": legs, "facing": float(rng.choice([-1.0, 1.0])),
-            "tan": rng.uniform(0.0, 1.0), "tint": rng.uniform(-0.03, 0.03, 3),  # domain A colour
+            "legs": legs, "neck": neck, "head": head, "tail": tail, "facing": float(rng.choice([-1.0, 1.0])),
+            "coat": np.array(_COATS[variant]), "tint": rng.uniform(-0.04, 0.04, 3),  # domain A colour
             "period": rng.uniform(0.32, 0.45), "phase": rng.uniform(0, 1, 3)}  # domain B pattern
 
 
-def _sample_scene(rng, size):
+def _sample_scene(rng, size, n_modes):
+    variant = int(rng.integers(n_modes))  # first, so that it sets the build of the animals drawn below
     horizon = size * rng.uniform(0.3, 0.6)
     sky_top = np.array([0.30, 0.50, 0.85]) + rng.uniform(-0.08, 0.08, 3)
     grass, dry = np.array([0.35, 0.60, 0.25]), np.array([0.70, 0.65, 0.40])
     ground_far = grass + rng.uniform(0.0, 0.6) * (dry - grass) + rng.uniform(-0.05, 0.05, 3)
     n_animals = 2 if rng.random() < 0.35 else 1
     scale = (0.12, 0.2) if n_animals == 1 else (0.09, 0.14)
-    animals = sorted((_sample_animal(rng, size, horizon, scale) for _ in range(n_animals)),
+    animals = sorted((_sample_animal(rng, size, horizon, scale, variant) for _ in range(n_animals)),
                      key=lambda an: an["cy"] + an["legs"])  # far animals first, near ones drawn on top
     clouds = [(rng.uniform(0, size), rng.uniform(0, horizon), size * rng.uniform(0.1, 0.25),
                size * rng.uniform(0.04, 0.08), rng.uniform(0.3, 0.7)) for _ in range(rng.integers(0, 3))]
-    return {"horizon": horizon, "tilt": rng.uniform(-0.15, 0.15), "sky_top": sky_top,
+    return {"variant": variant, "horizon": horizon, "tilt": rng.uniform(-0.15, 0.15), "sky_top": sky_top,
             "sky_haze": rng.uniform(0.35, 0.65), "ground_far": ground_far, "ground_dark": rng.uniform(0.6, 0.8),
             "ripple": rng.uniform(0, 2 * np.pi, 2), "clouds": clouds, "animals": animals,
             "noise": rng.normal(0.0, 0.015, (size, size, 3))}
@@ -111,10 +132,13 @@ def _background(scene, xx, yy, size):
 
 def _animal_alpha(an, xx, yy):
     cx, cy, a, b, f = an["cx"], an["cy"], an["a"], an["b"], an["facing"]
+    neck, head, tail = an["neck"], an["head"], an["tail"]
     parts = [_ellipse(xx, yy, cx, cy, a, b),
-             _ellipse(xx, yy, cx + f * a * 0.85, cy - b * 0.7, a * 0.22, b * 0.7, f * 0.6),  # neck
-             _ellipse(xx, yy, cx + f * a * 1.1, cy - b * 1.3, a * 0.34, b * 0.36, f * 0.45),  # head
-             _ellipse(xx, yy, cx - f * a * 1.0, cy + b * 0.1, a * 0.32, max(a * 0.06, 0.7), -f * 1.0)]  # tail
+             _ellipse(xx, yy, cx + f * a * 0.85, cy - b * 0.7 * neck, a * 0.22, b * 0.7 * neck, f * 0.6),  # neck
+             _ellipse(xx, yy, cx + f * a * 1.1, cy - b * (0.6 + 0.7 * neck), a * 0.34 * head, b * 0.36 * head,
+                      f * 0.45),  # head
+             _ellipse(xx, yy, cx - f * a * (0.68 + 0.32 * tail), cy + b * 0.1, a * 0.32 * tail, max(a * 0.06, 0.7),
+                      -f * 1.0)]  # tail
     half_w = max(0.09 * a, 0.8)
     for dx in (-0.7, -0.45, 0.45, 0.7):
         parts.append(_bar(xx, yy, cx + f * a * dx, half_w, cy + 0.3 * b, cy + 0.3 * b + an["legs"]))
@@ -151,11 +175,11 @@ def _pattern(mode, u, v, an):
 
 
 def _animal_colour(an, style, xx, yy):
-    """The animal's colour everywhere: brown/tan for style None (domain A), pattern ``style`` otherwise."""
+    """The animal's colour everywhere: its variant's plain coat for style None (domain A), pattern ``style``
+    otherwise."""
     u, v = (xx - an["cx"]) / an["a"] * an["facing"], (yy - an["cy"]) / an["a"]
     if style is None:
-        dark, tan = np.array([0.40, 0.26, 0.13]), np.array([0.82, 0.68, 0.47])
-        colour = np.broadcast_to(dark + an["tan"] * (tan - dark) + an["tint"], u.shape + (3,))
+        colour = np.broadcast_to(an["coat"] + an["tint"], u.shape + (3,))
     else:
         colour = _pattern(style, u, v, an)
     shade = np.clip(1.08 - 0.3 * (v + 0.6) / 1.9, 0.75, 1.1)  # lit from above, in both domains
@@ -189,23 +213,21 @@ def _save(arr: np.ndarray, path: Path) -> None:
 
 
 def _write_split(cfg: SyntheticConfig, out: Path, split: str, n: int) -> dict:
-    labels: dict[str, dict[str, int]] = {"testB": {}, "testA_gt": {}}
+    labels: dict[str, dict[str, int]] = {"testA": {}, "testB": {}, "testA_gt": {}}
     extra = ("testA_gt", "testA_mask", "testB_mask") if split == "test" else ()
     for name in (f"{split}A", f"{split}B", *extra):
         (out / name).mkdir()
     for i in range(n):
         fname = f"{i:05d}.png"
-        scene = _sample_scene(scene_rng(cfg.seed, "A", split, i), cfg.size)
+        scene = _sample_scene(scene_rng(cfg.seed, "A", split, i), cfg.size, cfg.n_modes)
         img, mask = render_scene(scene, cfg.size, None)
         _save(img, out / f"{split}A" / fname)
         if split == "test":
             _save(mask, out / "testA_mask" / fname)
-            gt_mode = i % cfg.n_modes
-            _save(render_scene(scene, cfg.size, gt_mode)[0], out / "testA_gt" / fname)
-            labels["testA_gt"][fname] = gt_mode
-        rng = scene_rng(cfg.seed, "B", split, i)
-        scene = _sample_scene(rng, cfg.size)
-        mode = int(rng.integers(cfg.n_modes))  # drawn after the scene, so scenes match domain A's
+            _save(render_scene(scene, cfg.size, scene["variant"])[0], out / "testA_gt" / fname)
+            labels["testA"][fname] = labels["testA_gt"][fname] = scene["variant"]
+        scene = _sample_scene(scene_rng(cfg.seed, "B", split, i), cfg.size, cfg.n_modes)
+        mode = scene["variant"]  # domain B wears the texture that belongs with the build
         img, mask = render_scene(scene, cfg.size, mode)
         _save(img, out / f"{split}B" / fname)
         if split == "test":

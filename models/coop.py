@@ -70,7 +70,7 @@ class CoopModel(nn.Module):
 
     def __init__(self, cut: CUTModel, *, langevin_steps: int = 15, step_size: float = 0.002, noise: float = 0.0,
                  sigma: float | None = None, normalize_step: bool = True, lambda_teach: float = 10.0,
-                 alpha: float = 0.1):
+                 alpha: float = 0.1, init_noise: float = 0.0):
         super().__init__()
         self.cut = cut  # owns G, D, F and the PatchNCE code
         self.langevin_steps = langevin_steps  # T
@@ -80,6 +80,7 @@ class CoopModel(nn.Module):
         self.normalize_step = normalize_step  # unit-RMS gradient steps
         self.lambda_teach = lambda_teach  # weight of the teaching regression
         self.alpha = alpha  # energy-magnitude regulariser
+        self.init_noise = init_noise  # std of the noise added to G(real_a) where the revision starts (0 = none)
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase == "E":
@@ -102,7 +103,10 @@ class CoopModel(nn.Module):
 
     def forward(self, batch: dict) -> CoopOutputs:
         out = self.cut(batch)  # CUT's shared forward: fake_b, idt_b and the NCE keys
-        result = self.revise(out.fake_b)
+        start = out.fake_b
+        if self.init_noise > 0:  # a wider start, so the chains can leave G's current mode
+            start = (start.detach() + self.init_noise * torch.randn_like(start)).clamp(-1, 1)
+        result = self.revise(start)
         with torch.no_grad():
             f_initial = float(patch_mean(self.cut.D, out.fake_b.detach()).mean())
         n_pixels = out.fake_b[0].numel()

@@ -41,7 +41,7 @@ class CUTModel(nn.Module):
     def __init__(self, G: ResnetGenerator, D: nn.Module, F: PatchSampler, *, nce_layers: list[str],
                  lambda_gan: float = 1.0, lambda_nce: float = 1.0, nce_idt: bool = True, nce_t: float = 0.07,
                  num_patches: int = 256, gan_mode: str = "lsgan", flip_equivariance: bool = False,
-                 d_augment: Callable[[Tensor], Tensor] | None = None):
+                 d_augment: Callable[[Tensor], Tensor] | None = None, nce_negatives: str = "image"):
         super().__init__()
         self.G, self.D, self.F = G, D, F
         self.nce_layers = list(nce_layers)  # encoder roles whose features enter PatchNCE
@@ -53,6 +53,7 @@ class CUTModel(nn.Module):
         self.gan_mode = gan_mode
         self.flip_equivariance = flip_equivariance  # FastCUT: random flips, undone on the queries
         self.d_augment = d_augment  # DiffAugment on every D input, real and fake (None = off)
+        self.nce_negatives = nce_negatives  # PatchNCE negatives from the same image or the whole batch
 
     def D_input(self, x: Tensor) -> Tensor:
         """What D sees of an image: the image, or its augmentation (the same policy for real and fake)."""
@@ -97,7 +98,8 @@ class CUTModel(nn.Module):
             feat_q = [torch.flip(f, dims=[3]) for f in feat_q]
         samples_k, patch_ids = self.F(feat_k, self.num_patches)
         samples_q, _ = self.F(feat_q, self.num_patches, patch_ids)
-        return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t)
+        return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t,
+                                   self.nce_negatives)
 
     def nce_losses(self, out: StepOutputs) -> dict[str, Tensor]:
         """G's content terms: λ_NCE·PatchNCE, halved and joined by identity NCE when that is on (also used
@@ -119,13 +121,16 @@ class CUTModel(nn.Module):
             pred_real = self.D(self.D_input(out.real_b))
             loss_fake = gan_loss(pred_fake, False, self.gan_mode)
             loss_real = gan_loss(pred_real, True, self.gan_mode)
-            return {"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real}
+            # Log-only: D's mean score on each side, to read against the GAN targets (LSGAN: real 1, fake 0).
+            return {"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real,
+                    "~D/score_fake": pred_fake.detach().mean(), "~D/score_real": pred_real.detach().mean()}
         if phase == "G":
             losses = {}
             if self.lambda_gan > 0:
                 pred = self.D(self.D_input(out.fake_b))
                 losses["G/gan"] = self.lambda_gan * gan_loss(pred, True, self.gan_mode, for_discriminator=False)
             losses.update(self.nce_losses(out))
+            losses["~G/change"] = (out.fake_b.detach() - out.real_a).abs().mean()  # log-only: distance from the input
             return losses
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 
@@ -153,4 +158,5 @@ def build_model(m) -> CUTModel:
     F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain)
     return CUTModel(G, D, F, nce_layers=m.nce_layers, lambda_gan=m.lambda_gan, lambda_nce=m.lambda_nce,
                     nce_idt=m.nce_idt, nce_t=m.nce_t, num_patches=m.num_patches, gan_mode=m.gan_mode,
-                    flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")))
+                    flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")),
+                    nce_negatives=m.nce_negatives)

@@ -29,16 +29,21 @@ def test_held_out_testB_is_classified_by_its_label(root):
 def test_coverage_of_ground_truth_source_and_a_collapsed_translator(root):
     names = ModeClassifier(root).names
     gt = mode_coverage(_load_folder(root / "testA_gt", names), root)
-    assert gt["modes_covered"] == 3 and gt["source_share"] == 0 and gt["mode_entropy"] > 0.99
-    assert gt["mode_coverage"] == 1.0
+    counts = torch.bincount(ModeClassifier(root).gt_modes, minlength=3).double() / len(names)
+    balanced = float(-(counts * counts.log()).sum() / torch.log(torch.tensor(3.0)))  # the variants' own balance
+    assert gt["modes_covered"] == 3 and gt["source_share"] == 0 and gt["mode_entropy"] == pytest.approx(balanced)
+    assert gt["mode_coverage"] == 1.0 and gt["mode_accuracy"] == 1.0
     same = mode_coverage(_load_folder(root / "testA", names), root)  # an identity "translator"
-    assert same["source_share"] == 1.0 and same["modes_covered"] == 0
-    collapsed = torch.stack([
-        torch.from_numpy(render_scene(_sample_scene(scene_rng(CFG.seed, "A", "test", i), CFG.size), CFG.size, 1)[0])
-        .permute(2, 0, 1).float() / 127.5 - 1 for i in range(len(names))])  # every animal in mode 1
+    assert same["source_share"] == 1.0 and same["modes_covered"] == 0 and same["mode_accuracy"] == 0.0
+    scenes = [_sample_scene(scene_rng(CFG.seed, "A", "test", i), CFG.size, CFG.n_modes) for i in range(len(names))]
+    collapsed = torch.stack([torch.from_numpy(render_scene(scene, CFG.size, 1)[0]).permute(2, 0, 1).float() / 127.5 - 1
+                             for scene in scenes])  # every animal in mode 1
     out = mode_coverage(collapsed, root)
     assert out["mode_shares"]["red_yellow_checker"] == 1.0 and out["modes_covered"] == 1
     assert out["mode_entropy"] == 0.0
+    # Right only where the input's variant calls for mode 1.
+    assert out["mode_accuracy"] == pytest.approx(sum(s["variant"] == 1 for s in scenes) / len(scenes))
+    assert 0 < out["mode_accuracy"] < 1
     assert mode_coverage(torch.nn.functional.interpolate(collapsed, size=48), root)["modes_covered"] == 1
 
 
@@ -47,5 +52,8 @@ def test_errors_name_the_problem(root, tmp_path):
         mode_coverage(torch.zeros(1, 3, 32, 32), tmp_path)
     with pytest.raises(DataError, match="12 masks"):
         ModeClassifier(root).classify(torch.zeros(2, 3, 32, 32), torch.zeros(12, 1, 32, 32))
-    first_two = _load_folder(root / "testA_gt", ModeClassifier(root).names[:2])  # modes 0 and 1 (i % 3)
-    assert mode_coverage(first_two, root)["modes_covered"] == 2
+    clf = ModeClassifier(root)
+    first = clf.gt_modes.tolist()
+    k = next(i for i, m in enumerate(first) if m != first[0])  # the first test image of another variant
+    first_k = _load_folder(root / "testA_gt", clf.names[:k + 1])
+    assert mode_coverage(first_k, root)["modes_covered"] == 2

@@ -40,6 +40,23 @@ def test_patchnce_negatives_stay_within_image() -> None:
     assert not torch.allclose(base[p:], changed[p:])
 
 
+def test_patchnce_batch_negatives_hand_computed_and_see_other_images() -> None:
+    tau = 0.5
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    k = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    # Two images of one patch each: with image negatives a query has none but its masked self; with batch
+    # negatives it also sees the other image's key.
+    alone = [_nce_row([0.6, -10.0], tau), _nce_row([1.0, -10.0], tau)]
+    across = [_nce_row([0.6, -10.0, 0.0], tau), _nce_row([1.0, 0.8, -10.0], tau)]
+    assert torch.allclose(patchnce_loss(q, k, batch_size=2, tau=tau), torch.tensor(alone), atol=1e-5)
+    assert torch.allclose(patchnce_loss(q, k, batch_size=2, tau=tau, negatives="batch"), torch.tensor(across),
+                          atol=1e-5)
+    # At batch 1 the two choices are the same loss.
+    assert torch.allclose(patchnce_loss(q, k, 1, tau), patchnce_loss(q, k, 1, tau, negatives="batch"))
+    with pytest.raises(ValueError, match="negatives"):
+        patchnce_loss(q, k, 1, tau, negatives="dataset")
+
+
 def test_patchnce_keys_get_no_gradient() -> None:
     q = torch.randn(6, 4, requires_grad=True)
     k = torch.randn(6, 4, requires_grad=True)

@@ -76,8 +76,9 @@ def test_tiny_features_separate_the_demo_domains(data_home):
     fa, fb, fgt = (feats(load_images([root / d / n for n in names], 32)).double().numpy()
                    for d in ("testA", "testB", "testA_gt"))
     assert fa.shape == fb.shape == (24, 6 + 2 * sum(feats.widths))
-    # The ideal translation (ground truth) is much closer to domain B than the untranslated input.
-    assert fid_from_features(fgt, fb) < 0.5 * fid_from_features(fa, fb)
+    # The ideal translation (ground truth) is much closer to domain B than the untranslated input (0.6x on this
+    # set; A's coats hint at B's colours since generator version 2, so the gap is smaller than it was).
+    assert fid_from_features(fgt, fb) < 0.7 * fid_from_features(fa, fb)
     assert np.allclose(TinyFeatures()(torch.zeros(1, 3, 32, 32)), feats(torch.zeros(1, 3, 32, 32)))  # fixed weights
 
 

@@ -37,7 +37,9 @@ def test_layout_counts_labels_and_masks(demo):
                       "testA_mask": 64, "testB_mask": 64}
     labels = json.loads((demo / "labels.json").read_text())
     assert labels["modes"] == list(MODE_NAMES[:3])
-    assert labels["testA_gt"] == {f"{i:05d}.png": i % 3 for i in range(64)}
+    # The ground truth of each test animal is the mode its variant calls for.
+    assert labels["testA_gt"] == labels["testA"] and sorted(labels["testA"]) == [f"{i:05d}.png" for i in range(64)]
+    assert set(labels["testA"].values()) == {0, 1, 2}  # every variant occurs
     assert sorted(labels["testB"]) == sorted(p.name for p in (demo / "testB").iterdir())
     assert set(labels["testB"].values()) == {0, 1, 2}  # every mode occurs
     assert read(demo / "testA" / "00000.png").shape == (32, 32, 3)
@@ -100,10 +102,26 @@ def test_backgrounds_alike_objects_differ(demo):
     # Same scene distribution: background colour statistics agree to within sampling noise.
     assert np.abs(bg_a.mean(0) - bg_b.mean(0)).max() < 0.04
     assert np.abs(bg_a.std(0) - bg_b.std(0)).max() < 0.04
-    # Domain A objects are plain brown/tan (red > green > blue, little texture); B objects are patterned.
-    assert np.all(obj_a[:, 0] > obj_a[:, 2])
+    # Domain A objects are plain coats (little texture); B objects are patterned.
     assert spread_a.mean() < 0.1 and spread_b.mean() > 3 * spread_a.mean()
     assert np.abs(obj_a.mean(0) - obj_b.mean(0)).max() > 0.1
+
+
+def test_the_variant_sets_coat_and_build_in_both_domains(demo):
+    """Content decides the mode: A's variants differ in coat colour, and both domains share each variant's build."""
+    labels = json.loads((demo / "labels.json").read_text())
+    _, obj_a, _ = region_stats(demo, "A")
+    variant = np.array([labels["testA"][f"{i:05d}.png"] for i in range(len(obj_a))])
+    coats = np.array([obj_a[variant == k].mean(0) for k in range(3)])
+    assert min(np.abs(coats[j] - coats[k]).max() for j in range(3) for k in range(j)) > 0.15
+    # The same variant gives the same build (leg length / body height) whatever the domain draws.
+    for domain in "AB":
+        for i in range(6):
+            scene = synthetic._sample_scene(synthetic.scene_rng(SMALL.seed, domain, "test", i), SMALL.size, 3)
+            build = synthetic._BUILDS[scene["variant"]]
+            for an in scene["animals"]:
+                assert an["legs"] / an["b"] == pytest.approx(build[1], rel=0.08)
+                assert an["b"] / an["a"] == pytest.approx(build[0], rel=0.08)
 
 
 def test_ground_truth_changes_only_the_object(demo):

@@ -68,6 +68,7 @@ class ModelConfig:
     netf_nc: int = 256  # width of F's MLP heads
     flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
     diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
+    nce_negatives: str = "image"  # PatchNCE negatives: image (other patches of the same image, as in CUT) | batch
 
 
 @dataclass
@@ -125,6 +126,7 @@ class CoopConfig:
     switch: str = "plain"  # plain | calibrate (affine fit of D's last layer) | warmup (D-only steps)
     warmup_steps: int = 0  # D-only LSGAN steps after the cooperative stage when switch=warmup
     calib_images: int = 16  # images per domain for switch=calibrate
+    init_noise: float = 0.0  # std of Gaussian noise added to G(real_a) before the revision starts (0 = none)
 
 
 @dataclass
@@ -300,6 +302,7 @@ _CHOICES = {
     "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
     "train.precision": ("auto", "fp32", "bf16", "fp16"),
     "coop.switch": ("plain", "calibrate", "warmup"),
+    "model.nce_negatives": ("image", "batch"),
     "train.dist_backend": ("auto", "gloo", "nccl"),
 }
 

@@ -17,17 +17,26 @@ import torch.nn.functional as F
 _DIAGONAL_LOGIT = -10.0
 
 
-def patchnce_loss(feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, tau: float = 0.07) -> torch.Tensor:
+NEGATIVES = ("image", "batch")  # where a query's negatives come from: its own image, or every image in the batch
+
+
+def patchnce_loss(feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, tau: float = 0.07,
+                  negatives: str = "image") -> torch.Tensor:
     """Per-patch PatchNCE loss, shape (B*P,).
 
     Args:
         feat_q: (B*P, D) query embeddings (from G's output), rows ordered image by image.
         feat_k: (B*P, D) key embeddings at the same locations (from G's input); detached
             here so that no gradient flows through the keys.
-        batch_size: B; negatives come only from the same image, which the CUT paper
-            found better than drawing them from the whole batch.
+        batch_size: B.
         tau: temperature.
+        negatives: "image" (the CUT paper's choice at batch 1): the other locations of the same image;
+            "batch": the other locations of every image in the batch, so that a query must also differ from
+            the patches of *other inputs*. Same-image negatives do nothing to keep two inputs' outputs apart,
+            which is what mode collapse is.
     """
+    if negatives not in NEGATIVES:
+        raise ValueError(f"negatives: expected one of {NEGATIVES}, got {negatives!r}")
     if feat_q.shape != feat_k.shape or feat_q.dim() != 2:
         raise ValueError(f"feat_q {tuple(feat_q.shape)} and feat_k {tuple(feat_k.shape)} must both be (B*P, D)")
     n, dim = feat_q.shape
@@ -35,6 +44,14 @@ def patchnce_loss(feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, t
         raise ValueError(f"{n} patches cannot be split into batch_size={batch_size} images")
     feat_k = feat_k.detach()
     l_pos = (feat_q * feat_k).sum(dim=1, keepdim=True)  # (B*P, 1)
+
+    if negatives == "batch":
+        l_neg = feat_q @ feat_k.t()  # (B*P, B*P): every key of the batch
+        eye = torch.eye(n, dtype=torch.bool, device=feat_q.device)
+        l_neg = l_neg.masked_fill(eye, _DIAGONAL_LOGIT)
+        logits = torch.cat([l_pos, l_neg], dim=1) / tau  # (B*P, 1+B*P)
+        target = torch.zeros(n, dtype=torch.long, device=feat_q.device)
+        return F.cross_entropy(logits, target, reduction="none")
 
     q = feat_q.view(batch_size, -1, dim)  # (B, P, D)
     k = feat_k.view(batch_size, -1, dim)  # (B, P, D)
@@ -49,12 +66,13 @@ def patchnce_loss(feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, t
 
 
 def multilayer_nce_loss(
-    feats_q: Sequence[torch.Tensor], feats_k: Sequence[torch.Tensor], batch_size: int, tau: float = 0.07
+    feats_q: Sequence[torch.Tensor], feats_k: Sequence[torch.Tensor], batch_size: int, tau: float = 0.07,
+    negatives: str = "image",
 ) -> torch.Tensor:
     """Mean over layers of the mean per-patch PatchNCE loss (a scalar)."""
     if len(feats_q) != len(feats_k) or not feats_q:
         raise ValueError(
             f"need the same, non-zero number of query and key layers; got {len(feats_q)} and {len(feats_k)}"
         )
-    per_layer = [patchnce_loss(q, k, batch_size, tau).mean() for q, k in zip(feats_q, feats_k)]
+    per_layer = [patchnce_loss(q, k, batch_size, tau, negatives).mean() for q, k in zip(feats_q, feats_k)]
     return torch.stack(per_layer).mean()

@@ -34,7 +34,8 @@ def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
         raise ConfigError(f"coop.steps ({steps}) + warm-up ({warmup}) must be less than the total number of "
                           f"steps ({total_steps}); CoopInit is meant to be a few percent of training")
     coop = CoopModel(networks, langevin_steps=c.langevin_steps, step_size=c.step_size, noise=c.noise,
-                     sigma=c.sigma, normalize_step=c.normalize_step, lambda_teach=c.lambda_teach, alpha=c.alpha)
+                     sigma=c.sigma, normalize_step=c.normalize_step, lambda_teach=c.lambda_teach, alpha=c.alpha,
+                     init_noise=c.init_noise)
     stages = [Stage("coop", coop, 0, steps)]
     if warmup:
         stages.append(Stage("warmup", DWarmup(networks), steps, steps + warmup))

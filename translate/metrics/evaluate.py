@@ -29,7 +29,7 @@ from translate.metrics.fid import fid_from_features, kid_from_features
 from translate.metrics.weights import MissingWeightsError
 
 log = logging.getLogger(__name__)
-MODE_SCALARS = ("mode_coverage", "mode_entropy", "source_share")  # copied to the top level from modes.py's dict
+MODE_SCALARS = ("mode_coverage", "mode_entropy", "mode_accuracy", "source_share")  # copied to the top level from modes.py's dict
 
 
 def stats_cache_dir() -> Path:

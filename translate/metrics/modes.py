@@ -3,8 +3,10 @@ known texture styles: which style did the translator paint each test animal in?
 
 Each output's object region (testA_mask/) is described by a coarse colour histogram plus its mean horizontal
 and vertical gradient magnitude, and assigned to the nearest prototype (L1). One prototype per mode is the
-mean descriptor of the ground-truth re-texturings in testA_gt/ (labels.json), and one more, ``source``, is
-the untranslated testA animals: an output that kept domain A's brown is not counted as any mode.
+mean descriptor of the ground-truth re-texturings in testA_gt/ (labels.json). The untranslated testA animals
+give one ``source`` prototype per variant (their coats differ): an output that kept domain A's coat is not
+counted as any mode. Since the input's variant decides the right mode (datasets/synthetic.py), the share of
+outputs in exactly that mode is the **mode accuracy**.
 Mode coverage for GANs in this spirit: Srivastava et al., "VEEGAN" (NeurIPS 2017), counting modes hit.
 """
 from __future__ import annotations
@@ -62,10 +64,14 @@ class ModeClassifier:
         self.masks = (_load_folder(root / "testA_mask", self.names)[:, :1] > 0).float()  # (N, 1, H, W)
         gt = describe(_load_folder(root / "testA_gt", self.names), self.masks)
         src = describe(_load_folder(root / "testA", self.names), self.masks)
-        gt_modes = torch.tensor([meta["testA_gt"][n] for n in self.names])
-        protos = [gt[gt_modes == k].mean(0) for k in range(len(self.modes))]
-        self.prototypes = torch.stack(protos + [src.mean(0)])  # (n_modes + 1, D); the last is the source
-        self.labels = self.modes + [SOURCE]
+        self.gt_modes = torch.tensor([meta["testA_gt"][n] for n in self.names])  # the mode each input calls for
+        protos = [gt[self.gt_modes == k].mean(0) for k in range(len(self.modes)) if (self.gt_modes == k).any()]
+        if len(protos) < len(self.modes):
+            raise DataError(f"{root}: the test split has no animal of some variant; generate more test images "
+                            "(data.synthetic.n_test)")
+        sources = [src[self.gt_modes == k].mean(0) for k in range(len(self.modes))]
+        self.prototypes = torch.stack(protos + sources)  # (2 * n_modes, D): modes, then each variant's coat
+        self.labels = self.modes + [SOURCE] * len(sources)
 
     def classify(self, images: torch.Tensor, masks: torch.Tensor | None = None) -> list[str]:
         """Mode name (or ``source``) of each image; masks default to testA_mask, resized as needed."""
@@ -75,7 +81,7 @@ class ModeClassifier:
                             "translations of the testA images, in sorted file order")
         if masks.shape[-2:] != images.shape[-2:]:
             masks = (Fn.interpolate(masks, size=images.shape[-2:], mode="nearest") > 0.5).float()
-        dist = torch.cdist(describe(images, masks), self.prototypes, p=1)  # (N, n_modes + 1)
+        dist = torch.cdist(describe(images, masks), self.prototypes, p=1)  # (N, 2 * n_modes)
         return [self.labels[i] for i in dist.argmin(1).tolist()]
 
 
@@ -84,12 +90,15 @@ def mode_coverage(images: torch.Tensor, root: str | Path, split: str = "test", m
 
     Returns ``mode_shares`` (mode -> share of all outputs), ``source_share`` (outputs still looking like
     domain A), ``modes_covered`` (modes with share >= min_share), ``n_modes``, ``mode_coverage``
-    (modes_covered / n_modes) and ``mode_entropy`` (entropy of the shares among mode-classified outputs,
-    divided by log n_modes: 1 = perfectly balanced).
+    (modes_covered / n_modes), ``mode_entropy`` (entropy of the shares among mode-classified outputs,
+    divided by log n_modes: 1 = perfectly balanced) and ``mode_accuracy`` (the share of outputs in the mode
+    their input's variant calls for).
     """
     clf = ModeClassifier(root, split)
     predicted = clf.classify(images)
     n = len(predicted)
+    wanted = [clf.modes[k] for k in clf.gt_modes[:n].tolist()]
+    accuracy = sum(p == w for p, w in zip(predicted, wanted)) / n
     shares = {m: sum(p == m for p in predicted) / n for m in clf.modes}
     in_modes = sum(shares.values())
     entropy = 0.0
@@ -98,4 +107,5 @@ def mode_coverage(images: torch.Tensor, root: str | Path, split: str = "test", m
         entropy = -sum(p * math.log(p) for p in probs) / math.log(len(clf.modes))
     covered = sum(s >= min_share for s in shares.values())
     return {"mode_shares": shares, "source_share": 1.0 - in_modes, "modes_covered": covered,
-            "n_modes": len(clf.modes), "mode_coverage": covered / len(clf.modes), "mode_entropy": entropy}
+            "n_modes": len(clf.modes), "mode_coverage": covered / len(clf.modes), "mode_entropy": entropy,
+            "mode_accuracy": accuracy}

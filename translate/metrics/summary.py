@@ -25,6 +25,7 @@ METRICS = {
     "gt_psnr": ("PSNR to ground truth (dB)", 1.0, "{:.2f}", False),
     "mode_coverage": ("mode coverage (share of B's modes produced)", 1.0, "{:.3f}", False),
     "mode_entropy": ("mode balance (normalised entropy)", 1.0, "{:.3f}", False),
+    "mode_accuracy": ("mode accuracy (outputs in the mode their input calls for)", 1.0, "{:.3f}", False),
     "source_share": ("outputs still in domain A's style", 1.0, "{:.3f}", True),
 }
 
