@@ -48,6 +48,39 @@ with torch.no_grad():
 '''
 
 
+# Steps the reference's CUTModel on given batches from its own initial weights, recording the PatchNCE
+# locations it draws, its losses and its weights: the step-for-step check of benchmarks/parity_steps.py.
+REF_STEPS = '''\
+import argparse, json, sys, numpy as np, torch
+repo, seed, data_path, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+_add = argparse.ArgumentParser.add_argument
+def add_argument(self, *a, **k):
+    if "--netG" in a and k.get("choices") and "resnet_4blocks" not in k["choices"]:
+        k["choices"] = list(k["choices"]) + ["resnet_4blocks"]
+    return _add(self, *a, **k)
+argparse.ArgumentParser.add_argument = add_argument
+sys.path.insert(0, repo)
+from options.train_options import TrainOptions
+from models import create_model
+torch.set_num_threads(1); torch.manual_seed(seed); np.random.seed(seed)
+opt = TrainOptions(cmd_line=" ".join(sys.argv[5:])).parse()
+batches = torch.load(data_path, weights_only=True)
+model = create_model(opt)
+model.data_dependent_initialize(batches[0])  # builds F (no update), as train.py does on the first batch
+model.setup(opt)
+drawn, permutation = [], np.random.permutation
+def recording(n):
+    p = permutation(n); drawn.append(torch.from_numpy(p.copy())); return p
+np.random.permutation = recording
+init = {n: {k: v.clone() for k, v in getattr(model, "net" + n).state_dict().items()} for n in "GDF"}
+losses = []
+for b in batches:
+    model.set_input(b); model.optimize_parameters(); losses.append(model.get_current_losses())
+torch.save({"init": init, "final": {n: getattr(model, "net" + n).state_dict() for n in "GDF"},
+            "patch_ids": drawn, "losses": losses}, out_path)
+'''
+
+
 def nce_layer_index(role: str) -> int:
     """Our named NCE layer -> the reference's index into its sequential G (anti-aliased down-sampling)."""
     fixed = {"input": 0, "down1": 4, "down2": 8}
@@ -77,10 +110,10 @@ def reference_args(cfg, root: Path, name: str, checkpoints: Path) -> list[str]:
         "num_patches": m.num_patches, "netF_nc": m.netf_nc, "lr": t.lr, "beta1": t.beta1, "beta2": t.beta2,
         "n_epochs": (t.steps - t.decay_steps) // per_epoch, "n_epochs_decay": t.decay_steps // per_epoch,
         "print_freq": d.batch_size,  # a loss line every step (the reference logs single steps, not means)
-        "display_freq": 10**9, "save_latest_freq": 10**9,  # saves only at the end (save_epoch_freq):
-        "save_epoch_freq": t.steps // per_epoch,
+        # G, D, F every ckpt_every steps as iter_<images>_net_*.pth (--save_by_iter), and at the end
+        "display_freq": 10**9, "save_latest_freq": t.ckpt_every * d.batch_size, "save_epoch_freq": t.steps // per_epoch,
     }
-    args = [f"--{k}={v}" for k, v in opts.items()] + ["--no_html"]
+    args = [f"--{k}={v}" for k, v in opts.items()] + ["--no_html", "--save_by_iter"]
     return args + ([] if d.flip else ["--no_flip"])
 
 
@@ -101,23 +134,27 @@ def read_reference_log(path: Path, batch_size: int, per_epoch: int) -> list[dict
     return rows
 
 
-def load_reference_generator(path: Path, ngf: int, n_blocks: int) -> ResnetGenerator:
-    """The reference's saved ``*_net_G.pth`` in our ResnetGenerator.
+def map_by_position(module: torch.nn.Module, theirs: dict, what: str) -> dict:
+    """The reference's state dict renamed to ``module``'s keys, matched by position and checked by shape.
 
-    Both state dicts list the same tensors in the same order (stem, down convs and blur filters, residual
-    blocks, up blur filters and convs, last conv), so they are matched by position, each pair checked by
-    shape; forward_check() then confirms the mapping on an image.
+    Our G, D and F list the same tensors in the same order as the reference's (G: stem, down convs and blur
+    filters, residual blocks, up blur filters and convs, last conv; D: the PatchGAN convs and blur filters;
+    F: each layer's MLP), so position is the mapping; a forward check then confirms it.
     """
-    theirs = torch.load(path, map_location="cpu", weights_only=True)
-    G = ResnetGenerator(ngf=ngf, n_blocks=n_blocks)
-    ours = G.state_dict()
+    ours = module.state_dict()
     if len(theirs) != len(ours):
-        raise ValueError(f"{path}: {len(theirs)} tensors, our G has {len(ours)}")
+        raise ValueError(f"{what}: {len(theirs)} tensors, ours has {len(ours)}")
     mapped = {}
     for (k_ours, v_ours), (k_theirs, v_theirs) in zip(ours.items(), theirs.items()):
         if v_ours.shape != v_theirs.shape or k_ours.rsplit(".", 1)[1] != k_theirs.rsplit(".", 1)[1]:
-            raise ValueError(f"{path}: {k_theirs} {tuple(v_theirs.shape)} does not match our "
+            raise ValueError(f"{what}: {k_theirs} {tuple(v_theirs.shape)} does not match our "
                              f"{k_ours} {tuple(v_ours.shape)}")
         mapped[k_ours] = v_theirs
-    G.load_state_dict(mapped)
+    return mapped
+
+
+def load_reference_generator(path: Path, ngf: int, n_blocks: int) -> ResnetGenerator:
+    """The reference's saved ``*_net_G.pth`` in our ResnetGenerator (see map_by_position)."""
+    G = ResnetGenerator(ngf=ngf, n_blocks=n_blocks)
+    G.load_state_dict(map_by_position(G, torch.load(path, map_location="cpu", weights_only=True), str(path)))
     return G.eval()

@@ -55,7 +55,8 @@ def build_jobs(args, cfg, root: Path) -> list[tuple[Path, list[str], dict]]:
     (args.out / "ref_launch.py").write_text(LAUNCHER)
     for seed in args.seeds:
         run = args.out / f"{args.project_name}_s{seed}"
-        sets = [*args.overrides, *args.project_set, f"train.seed={seed}", "train.threads=1", "train.device=cpu"]
+        sets = [*args.overrides, *args.project_set, f"train.seed={seed}", "train.threads=1", "train.device=cpu",
+                f"train.keep_every={cfg.train.ckpt_every}"]
         cmd = [sys.executable, "-m", "translate", "train", str(root), "--config", args.config, "--out", str(run)]
         jobs.append((run, cmd + [a for s in sets for a in ("--set", s)], env))
         run = args.out / f"reference_s{seed}"
