@@ -25,7 +25,8 @@ from PIL import Image, UnidentifiedImageError
 
 from translate.app.runs import CheckpointCatalog, CheckpointInfo
 from translate.apply import translate_tensor
-from translate.checkpoint import load_translator
+from translate.runfolder.translator import (build_checkpoint_refiner, load_translator,  # noqa: F401
+                                            refiner_available)  # refiner_available: read by app/handlers.py
 from translate.datasets.imageio import load_image, pil_to_tensor, save_image
 from translate.errors import CheckpointError, DataError, TranslateError
 
@@ -74,15 +75,6 @@ def capped_size(w: int, h: int, max_side: int) -> tuple[int, int]:
     return max(1, round(w * s)), max(1, round(h * s))
 
 
-def refiner_available() -> bool:
-    """Test-time EBM refinement needs the CoopInit code (translate.models.coop.build_refiner)."""
-    try:
-        from translate.models.coop import build_refiner  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"GPU · {torch.cuda.get_device_name(device)}"
@@ -107,7 +99,7 @@ class Translator:
     # -- models ------------------------------------------------------------------------------
 
     def _load(self, info: CheckpointInfo) -> tuple:
-        """(G, cfg, D) for a catalog entry, through translate.checkpoint.load_translator (weights_only)."""
+        """(G, cfg, D) for a catalog entry, through translate.runfolder's load_translator (weights_only)."""
         st = info.path.stat()
         key = (info.path, st.st_mtime_ns)
         with self._lock:
@@ -126,12 +118,7 @@ class Translator:
             return None
         if D is None or not info.has_D:
             raise CheckpointError(f"{info.run}: this checkpoint has no D, so it cannot refine; set steps to 0")
-        if not refiner_available():
-            raise TranslateError("test-time refinement needs translate.models.coop, which this install lacks")
-        from translate.models.coop import build_refiner
-
-        coop = cfg.coop
-        return build_refiner(D, steps, coop.step_size, sigma=coop.sigma, normalize=coop.normalize_step)
+        return build_checkpoint_refiner(cfg, D, steps)
 
     # -- inputs ------------------------------------------------------------------------------
 

@@ -7,54 +7,19 @@ apart in a picker. The page only ever sends back a label; the catalog maps it to
 from __future__ import annotations
 
 import logging
-import pickle
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from translate.checkpoint import FORMAT, checkpoint_config
 from translate.config import Config
 from translate.errors import CheckpointError, TranslateError
+from translate.runfolder.layout import RunFolder, run_of
+from translate.runfolder.schema import CheckpointInfo, read_checkpoint_info
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """What the picker shows about one checkpoint file."""
-
-    path: Path  # the checkpoint file, inside a configured folder
-    run: str  # run folder name, relative to the runs folder
-    step: int  # optimisation steps done when it was saved
-    stage: str  # training stage at save time (cut, coop, ...)
-    preset: str  # config preset the run started from
-    dataset: str  # what the run was trained on (demo, a folder, a zoo name)
-    has_D: bool  # the checkpoint holds D, so test-time EBM refinement is possible
-    config: Config  # the run's resolved config, as saved in the checkpoint
-
-    @property
-    def label(self) -> str:
-        kept = "" if self.path.name == "latest.pt" else f" [{self.path.stem}]"
-        return f"{self.run}{kept} · step {self.step} · {self.preset} · {Path(self.dataset).name or '?'}"
-
-
-def read_checkpoint_info(path: Path, run: str) -> CheckpointInfo:
-    """Read a checkpoint's metadata without materialising its weights (memory-mapped, weights_only=True)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(f"cannot read checkpoint '{path}': {type(e).__name__}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT or "models" not in state:
-        raise CheckpointError(f"'{path}' is not a translate checkpoint of format {FORMAT}")
-    cfg = checkpoint_config(state)
-    return CheckpointInfo(path=path, run=run, step=int(state.get("step", 0)), stage=str(state.get("stage", "")),
-                          preset=cfg.preset, dataset=cfg.dataset, has_D="D" in state["models"], config=cfg)
+__all__ = ["CheckpointCatalog", "CheckpointInfo", "example_images", "read_checkpoint_info"]
 
 
 def _run_name(ckpt: Path, root: Path) -> str:
-    run_dir = ckpt.parent.parent if ckpt.parent.name == "ckpt" else ckpt.parent
+    run_dir = run_of(ckpt).root
     if run_dir == root or root not in run_dir.parents:
         return run_dir.name or str(run_dir)
     return run_dir.relative_to(root).as_posix()
@@ -81,7 +46,7 @@ class CheckpointCatalog:
         self.runs_dir = Path(runs_dir).expanduser().resolve() if runs_dir is not None else None  # scanned folder
         self.ckpt = Path(ckpt).expanduser().resolve() if ckpt is not None else None  # the single allowed file
         if self.ckpt is not None and self.ckpt.is_dir():
-            self.ckpt = self.ckpt / "ckpt" / "latest.pt"  # a run folder stands for its latest checkpoint
+            self.ckpt = RunFolder(self.ckpt).latest  # a run folder stands for its latest checkpoint
         self._entries: dict[str, CheckpointInfo] = {}
         self._cache: dict[tuple[Path, int, int], CheckpointInfo] = {}  # (path, mtime_ns, size) -> info
         self.skipped: list[str] = []  # unreadable checkpoints from the last scan, with reasons

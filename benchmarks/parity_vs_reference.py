@@ -126,7 +126,7 @@ def forward_check(args, weights: Path, G, image: torch.Tensor, ngf: int, n_block
 
 
 def score(args, cfg, root: Path) -> dict:
-    from translate.checkpoint import load_translator
+    from translate.runfolder.translator import load_translator
     from translate.datasets.folder import fixed_images, resolve_layout
     from translate.metrics import evaluate_translator
 

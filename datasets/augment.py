@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from translate.config import DIFFAUG_OPS as OPS
-from translate.errors import ConfigError
+from translate.config import parse_diffaug
 
 TRANSLATION_RATIO = 0.125  # largest shift, as a fraction of the side
 CUTOUT_RATIO = 0.5  # side of the cut-out square, as a fraction of the side
@@ -78,13 +77,7 @@ class DiffAugment:
         return f"DiffAugment({','.join(self.ops)!r})"
 
 
-def parse_policy(policy: str) -> tuple[str, ...]:
-    ops = tuple(p.strip() for p in policy.split(",") if p.strip())
-    unknown = [op for op in ops if op not in OPS]
-    if unknown:
-        raise ConfigError(f"model.diffaug: unknown augmentation {', '.join(map(repr, unknown))} "
-                          f"(expected a comma-separated subset of {', '.join(OPS)}, or '' for none)")
-    return ops
+parse_policy = parse_diffaug  # the policy is checked in one place, translate/config.py
 
 
 def build_d_augment(policy: str) -> DiffAugment | None:

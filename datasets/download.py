@@ -22,6 +22,7 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from translate.datasets.stall import StallWatch
 from translate.engine.progress import format_duration
 from translate.errors import TranslateError
 
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16  # bytes per read: small enough for a smooth progress bar, large enough to be cheap
 USER_AGENT = "translate-dataset-downloader/1"
+# Seconds without a byte before a transfer is retried: with 2 retries a dead link gives up in about 40 s
+# (3 x 12 s plus 1 + 2 s of back-off), logging what it waits for every 4 s meanwhile.
+STALL_TIMEOUT = 12.0
 # Errors that mean "the transfer broke": worth a resume, unlike an HTTP 404 or a checksum mismatch.
 _TRANSIENT = (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError)
 
@@ -113,6 +117,11 @@ def _total_size(resp, offset: int) -> int | None:
 def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) -> None:
     """One HTTP request appending to ``part`` (or restarting it when the server ignores Range)."""
     offset = part.stat().st_size if part.exists() else 0
+    with StallWatch(label, timeout) as watch:
+        _receive(url, part, offset, timeout, progress, label, watch)
+
+
+def _receive(url: str, part: Path, offset: int, timeout: float, progress: bool, label: str, watch) -> None:
     try:
         resp = _open(url, offset, timeout)
     except urllib.error.HTTPError as e:
@@ -136,9 +145,10 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool, label: str) 
         done = offset
         with open(part, "ab" if offset else "wb") as f:
             while True:
-                chunk = resp.read(CHUNK)
+                chunk = resp.read1(CHUNK)  # what has arrived: a stall keeps the bytes before it
                 if not chunk:
                     break
+                watch.alive()
                 f.write(chunk)
                 done += len(chunk)
                 bar.update(done)
@@ -156,8 +166,8 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {reason or e}"
 
 
-def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, *, retries: int = 3,
-                  timeout: float = 30.0, progress: bool = True) -> str:
+def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, *, retries: int = 2,
+                  timeout: float = STALL_TIMEOUT, progress: bool = True) -> str:
     """Download ``url`` to ``dest`` (atomically), resuming a ``dest.part`` left by an earlier attempt.
 
     ``sha256``: the expected digest (None = not checked). ``retries``: further attempts after a broken
@@ -240,16 +250,43 @@ def safe_extract(zip_path: str | os.PathLike, target: str | os.PathLike, max_byt
         total = sum(i.file_size for i in members)
         if total > max_bytes:
             raise DownloadError(f"{zip_path}: refusing to extract {format_bytes(total)} (limit {format_bytes(max_bytes)})")
+        clash = _file_and_folder(members)
+        if clash:
+            raise DownloadError(f"{zip_path}: refusing to extract: {clash!r} is both a file and a folder in the "
+                                "archive; it is not a valid dataset archive (delete it and download again)")
         for info in members:
-            out = target / info.filename.replace("\\", "/")
-            if info.is_dir():
-                out.mkdir(parents=True, exist_ok=True)
-                continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with zf.open(info) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
-            except (zipfile.BadZipFile, OSError, EOFError) as e:  # a CRC error or a truncated archive
-                raise DownloadError(f"{zip_path}: member {info.filename!r} is corrupt ({e}); "
-                                    "delete the archive and download again") from None
+            _extract_member(zf, info, target, zip_path)
     return target
+
+
+def _file_and_folder(members: list[zipfile.ZipInfo]) -> str | None:
+    """A name that is a file member and also the folder of another member (``x`` and ``x/y.png``), or None."""
+    files = {i.filename.replace("\\", "/").rstrip("/") for i in members if not i.is_dir()}
+    for info in members:
+        parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+        for k in range(1, len(parts) if not info.is_dir() else len(parts) + 1):
+            prefix = "/".join(parts[:k])
+            if prefix in files and (k < len(parts) or info.is_dir()):
+                return prefix
+    return None
+
+
+def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, zip_path) -> None:
+    out = target / info.filename.replace("\\", "/")
+    try:
+        if info.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"cannot extract {zip_path} into {target}: {e.strerror or e} ({e.filename or out}); "
+                            "choose a writable data root with --data-root DIR or $TRANSLATE_DATA") from None
+    try:
+        with zf.open(info) as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+    except (zipfile.BadZipFile, EOFError) as e:  # a CRC error or a truncated archive
+        raise DownloadError(f"{zip_path}: member {info.filename!r} is corrupt ({e}); "
+                            "delete the archive and download again") from None
+    except OSError as e:  # a full or read-only disk, or a CRC error surfacing as an OSError
+        raise DownloadError(f"cannot extract {info.filename!r} from {zip_path}: {e.strerror or e}; free some "
+                            "space or choose another data root (--data-root DIR or $TRANSLATE_DATA)") from None

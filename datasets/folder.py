@@ -227,7 +227,7 @@ def build_dataset(cfg: DataConfig, split: str = "train", seed: int = 0,
     """
     files_a, files_b = resolve_layout(cfg.root or None, cfg.domain_a or None, cfg.domain_b or None, split)
     if split == "train":
-        transform = TrainTransform(cfg.preprocess, cfg.load_size, cfg.crop_size, cfg.flip)
+        transform = TrainTransform(cfg.preprocess, cfg.load_size, cfg.crop_size, cfg.flip, cfg.augment)
     else:
         transform = TestTransform(cfg.crop_size)
     return UnpairedImages(files_a, files_b, transform, seed, cfg.max_images,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -32,11 +34,31 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith(IMAGE_EXTENSIONS)
 
 
-def find_images(folder: str | os.PathLike) -> list[Path]:
+def not_regular_reason(path: str | os.PathLike) -> str | None:
+    """Why ``path`` (links followed) is not a regular file that can be read without blocking, or None.
+
+    Opening a named pipe blocks until a writer appears, so a FIFO called ``x.png`` would hang a loader.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "not a regular file")
+    return f"is {kind}, not a regular file"
+
+
+def find_images(folder: str | os.PathLike, skipped: list[tuple[str, str]] | None = None) -> list[Path]:
     """Image files under ``folder``, recursively and sorted; hidden files and hidden folders are skipped.
 
     Only names *below* ``folder`` count as hidden, so a dataset under ``~/.cache`` is still found.
-    Symlinked folders are followed once (their real path is remembered to avoid cycles).
+    Symlinked folders are followed once (their real path is remembered to avoid cycles). Names with an
+    image extension that are not regular files (named pipes, sockets, devices) are left out with a
+    warning. ``skipped``, when given, receives (path, reason) for those and for every other visible file
+    that is not a supported image (``.gif``, ``.txt``...), so a caller can report them.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -50,7 +72,21 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
             continue
         seen.add(real)
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _JUNK_DIRS]
-        found.extend(Path(dirpath) / f for f in filenames if not f.startswith(".") and is_image_file(f))
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            if not is_image_file(name):
+                if skipped is not None:
+                    skipped.append((str(path), f"not a supported image type ({', '.join(IMAGE_EXTENSIONS)})"))
+                continue
+            problem = not_regular_reason(path)
+            if problem:
+                log.warning("skipping %s: %s", path, problem)
+                if skipped is not None:
+                    skipped.append((str(path), problem))
+                continue
+            found.append(path)
     # Sort on the path relative to the root so the order (and so the sampling) is the same on every machine.
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
@@ -83,17 +119,23 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def load_image(path: str | os.PathLike) -> Image.Image:
+def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
     """Read ``path`` as an 8-bit RGB image, upright according to its EXIF orientation.
 
-    Raises DataError naming the file when it is missing, not an image, corrupt, truncated, in a mode
-    that cannot be converted, or larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb).
+    Raises DataError naming the file when it is missing, not a regular file (a named pipe would block),
+    not an image, corrupt, truncated, in a mode that cannot be converted, larger than
+    ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb), or, when ``max_pixels`` is given, with more
+    pixels than that (checked from the header, before any pixel memory is allocated).
     """
+    problem = not_regular_reason(path)
+    if problem and Path(path).exists():
+        raise DataError(f"{path}: {problem}")
     try:
         with warnings.catch_warnings():
             # PIL only warns between MAX_IMAGE_PIXELS and twice that; a dataset loader should refuse those too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
+                _check_pixels(path, img.size, max_pixels)
                 img.load()  # decode now, inside the try: Image.open only reads the header
                 img = ImageOps.exif_transpose(img)
                 return _to_rgb(img)
@@ -106,6 +148,15 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
         # PIL reports truncated and corrupt data with any of these, depending on the decoder.
         raise DataError(f"{path}: corrupt or unreadable image ({type(e).__name__}: {e})") from None
+
+
+def _check_pixels(path, size: tuple[int, int], max_pixels: int | None) -> None:
+    w, h = size
+    if max_pixels and w * h > max_pixels:
+        side = int((max_pixels * w / h) ** 0.5) if w >= h else int((max_pixels * h / w) ** 0.5)
+        raise DataError(f"{path}: {w}x{h} is {w * h / 1e6:.1f} megapixels, more than the limit of "
+                        f"{max_pixels / 1e6:.1f}; resize it (to at most about {side} px on the longer side) "
+                        "or raise the limit (apply: --max-pixels)")
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
@@ -129,8 +180,23 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
 
 
 def save_image(t: torch.Tensor, path: str | os.PathLike) -> Path:
-    """Write a (3, H, W) tensor in [-1, 1] to ``path`` (format from the extension), creating its folder."""
+    """Write a (3, H, W) tensor in [-1, 1] to ``path`` (format from the extension), creating its folder.
+
+    Atomic: the image goes to a hidden temp file in the same folder, then replaces ``path``, so a full
+    disk or a kill leaves either the old file or none, never a truncated or 0-byte one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensor_to_pil(t).save(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"save_image: unknown image extension in {path}")
+    img = tensor_to_pil(t)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            img.save(fh, format=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path

@@ -258,8 +258,9 @@ def synthetic_key(cfg: SyntheticConfig) -> str:
 
 def synthetic_dir(cfg: SyntheticConfig, root: Path | None = None) -> Path:
     """Where the dataset for ``cfg`` lives: under root, $TRANSLATE_DATA or ~/.cache/translate."""
-    base = Path(root) if root else Path(os.environ.get("TRANSLATE_DATA") or Path.home() / ".cache" / "translate")
-    return base / f"demo-{synthetic_key(cfg)}"
+    from translate.runfolder.layout import data_root
+
+    return data_root(root) / f"demo-{synthetic_key(cfg)}"
 
 
 def _remove_stale_temps(final: Path, max_age_s: float = 3600.0) -> None:

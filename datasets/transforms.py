@@ -10,20 +10,27 @@ Preprocess modes (as in the reference ``get_transform``):
   scale_width_and_crop  scale_width, then a random crop
   none                  nothing but rounding H and W to multiples of 4
 Every mode ends by rounding H and W to multiples of 4 (the generator's down/up-sampling needs it).
+
+``data.augment`` adds an albumentations pipeline after crop and flip (:class:`Albumentations`). It is
+seeded per sample from the same ``random.Random``, after the crop and flip have drawn theirs, so each
+sample's augmentation is a function of (seed, sample index) and a resumed run sees the same images.
 """
 from __future__ import annotations
 
 import logging
 import random
 
+import numpy as np
 import torch
 from PIL import Image
 
+from translate.config import Preprocess, choices
+from translate.errors import ConfigError
 from translate.datasets.imageio import pil_to_tensor
 
 log = logging.getLogger(__name__)
 
-PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
+PREPROCESS_MODES = choices(Preprocess)  # data.preprocess's Literal is the one list
 _BICUBIC = Image.Resampling.BICUBIC
 _MULTIPLE = 4
 
@@ -52,13 +59,14 @@ class TrainTransform:
     """PIL image -> (3, crop, crop) tensor in [-1, 1] with random crop and flip (non-square for the
     ``scale_width`` and ``none`` modes, which do not crop)."""
 
-    def __init__(self, preprocess: str, load_size: int, crop_size: int, flip: bool):
+    def __init__(self, preprocess: str, load_size: int, crop_size: int, flip: bool, augment=None):
         if preprocess not in PREPROCESS_MODES:
             raise ValueError(f"preprocess must be one of {', '.join(PREPROCESS_MODES)}, got {preprocess!r}")
         self.preprocess = preprocess
         self.load_size = load_size  # resize target before cropping (ignored by "crop" and "none")
         self.crop_size = crop_size  # side of the random square crop
         self.flip = flip  # random horizontal flip with probability 1/2
+        self.augment = Albumentations(augment) if augment else None  # data.augment, after crop and flip
         self._warned_small = False  # the upscaling warning is shown once per transform (per worker)
 
     def __call__(self, img: Image.Image, rng: random.Random, no_jitter: bool = False,
@@ -75,6 +83,8 @@ class TrainTransform:
         img = make_multiple(img)
         if self.flip and rng.random() < 0.5:
             img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        if self.augment is not None:  # draws last: without data.augment the crops and flips are unchanged
+            img = self.augment(img, rng.getrandbits(32))
         return pil_to_tensor(img)
 
     def _at_least_crop(self, img: Image.Image, source: str) -> Image.Image:
@@ -92,6 +102,43 @@ class TrainTransform:
                         "%dx%d keeping its aspect ratio (further small images are upscaled silently)",
                         name, w, h, c, c, *size)
         return img.resize(size, _BICUBIC)
+
+
+class Albumentations:
+    """A ``data.augment`` pipeline: PIL image and a 32-bit seed -> the augmented PIL image, same size.
+
+    ``spec`` is albumentations' serialised form: ``A.to_dict(pipeline)``'s output, one transform's dict
+    (``{"__class_fullname__": "HueSaturationValue", "p": 0.5}``), or a list of those (composed in order).
+    Only albumentations' registered classes can be named, so a config cannot run arbitrary code.
+    """
+
+    def __init__(self, spec):
+        try:
+            import albumentations as A
+        except ImportError:
+            raise ConfigError("data.augment needs the albumentations package (pip install 'translate[augment]' "
+                              "or pip install albumentations), or set data.augment=null") from None
+        if isinstance(spec, list):
+            spec = {"__class_fullname__": "Compose", "transforms": spec}
+        if "transform" not in spec:
+            spec = {"transform": spec}
+        try:
+            self.pipeline = A.from_dict(spec)
+        except Exception as e:  # albumentations raises ValueError, KeyError, TypeError, pydantic errors ...
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"data.augment: not an albumentations pipeline: {first} (write it as A.to_dict "
+                              "writes it, e.g. [{__class_fullname__: HueSaturationValue, p: 0.5}])") from None
+        self.spec = spec  # the serialised pipeline, as built
+
+    def __call__(self, img: Image.Image, seed: int) -> Image.Image:
+        arr = np.asarray(img.convert("RGB"))
+        self.pipeline.set_random_seed(seed)  # every random draw of this call comes from the sample's seed
+        out = self.pipeline(image=arr)["image"]
+        if out.shape != arr.shape or out.dtype != np.uint8:
+            raise ConfigError(f"data.augment: the pipeline changed the image from {arr.shape} uint8 to "
+                              f"{out.shape} {out.dtype}; use size- and type-preserving transforms "
+                              "(resizing and cropping are data.preprocess's job)")
+        return Image.fromarray(out)
 
 
 class TestTransform:

@@ -114,7 +114,9 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in [
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """``root``, else $TRANSLATE_DATA, else ~/.cache/translate (the same default as the demo set)."""
-    return Path(root or os.environ.get("TRANSLATE_DATA") or Path.home() / ".cache" / "translate").expanduser()
+    from translate.runfolder.layout import data_root as default_root
+
+    return default_root(root)
 
 
 def get_entry(name: str) -> ZooEntry:
@@ -235,11 +237,16 @@ def ensure_dataset(name: str, root: str | os.PathLike | None = None, *, progress
     if not entry.downloadable:
         raise DataError(f"{name} is not in {final} and cannot be downloaded automatically.\n"
                         + manual_instructions(name, base))
-    base.mkdir(parents=True, exist_ok=True)
-    with _locked(base / f".{name}.lock"):
-        if is_present(name, base):  # another process (a DDP rank, a parallel run) finished it meanwhile
-            return final
-        return _fetch(entry, base, progress, keep_zip)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        with _locked(base / f".{name}.lock"):
+            if is_present(name, base):  # another process (a DDP rank, a parallel run) finished it meanwhile
+                return final
+            return _fetch(entry, base, progress, keep_zip)
+    except OSError as e:  # the data root is read-only, full, or not a folder
+        where = e.filename or base
+        raise DataError(f"cannot write to the data root {base} ({where}: {e.strerror or e}); choose a writable "
+                        "one with --data-root DIR or $TRANSLATE_DATA, or free some space") from None
 
 
 @contextlib.contextmanager
@@ -272,12 +279,15 @@ def _fetch(entry: ZooEntry, base: Path, progress: bool, keep_zip: bool) -> Path:
     except DownloadError as e:
         raise DataError(f"{e}\nThe dataset {name} was expected in {final}.\n"
                         + manual_instructions(name, base)) from None
-    if not expected:
-        _record_checksum(base, name, digest, entry.url(), zip_path.stat().st_size)
+    size = zip_path.stat().st_size
     try:
         folder = _extract(entry, zip_path, base)
     except DownloadError as e:
         raise DataError(str(e)) from None
+    # Only an archive that validated and extracted is recorded: recording a bad download first would make
+    # the genuine archive fail its checksum after the user deleted the bad one as told.
+    if not expected:
+        _record_checksum(base, name, digest, entry.url(), size)
     counts = _check_counts(entry, folder)
     (folder / MARKER).write_text(json.dumps({"name": name, "url": entry.url(), "sha256": digest,
                                              "counts": counts}, indent=1, sort_keys=True))

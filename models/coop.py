@@ -17,13 +17,14 @@ policies (``plain``, ``calibrate``, ``warmup``) are :class:`CalibratedCUT` and :
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as Fn
 from torch import Tensor, nn
 
+from translate.models.contract import PhaseLosses, StageContext
 from translate.models.cut import CUTModel, StepOutputs
 from translate.models.losses.energy import ebm_ml_loss
 from translate.models.sampling.langevin import langevin_revise
@@ -60,7 +61,6 @@ class CoopOutputs(StepOutputs):
     """CUT's shared tensors plus the revision ỹ of fake_b."""
 
     revised: Tensor | None = None  # (B, 3, H, W), detached Langevin revision of fake_b
-    diagnostics: dict[str, float] = field(default_factory=dict)  # logged by the trainer
 
 
 class CoopModel(nn.Module):
@@ -68,7 +68,8 @@ class CoopModel(nn.Module):
 
     phases = ("E", "G")
 
-    def __init__(self, cut: CUTModel, *, langevin_steps: int = 15, step_size: float = 0.002, noise: float = 0.0,
+    # Defaults equal CoopConfig's (translate/config.py); tests/test_contract.py checks that they agree.
+    def __init__(self, cut: CUTModel, *, langevin_steps: int = 15, step_size: float = 0.01, noise: float = 0.0,
                  sigma: float | None = None, normalize_step: bool = True, lambda_teach: float = 10.0,
                  alpha: float = 0.1, init_noise: float = 0.0):
         super().__init__()
@@ -110,25 +111,25 @@ class CoopModel(nn.Module):
         with torch.no_grad():
             f_initial = float(patch_mean(self.cut.D, out.fake_b.detach()).mean())
         n_pixels = out.fake_b[0].numel()
-        diagnostics = {"E/f_initial": f_initial, "E/pixel_change": result.diagnostics["pixel_change"],
-                       # per-pixel energies, so the drop reads the same at any resolution
-                       "E/energy_drop": (result.diagnostics["energy_before"] - result.diagnostics["energy_after"])
-                       / n_pixels}
+        logs = {"E/f_initial": f_initial, "E/pixel_change": result.diagnostics["pixel_change"],
+                # per-pixel energies, so the drop reads the same at any resolution
+                "E/energy_drop": (result.diagnostics["energy_before"] - result.diagnostics["energy_after"])
+                / n_pixels}
         fields = {k: getattr(out, k) for k in out.__dataclass_fields__}
-        return CoopOutputs(**fields, revised=result.revised, diagnostics=diagnostics)
+        return CoopOutputs(**{**fields, "logs": logs}, revised=result.revised)
 
-    def phase_losses(self, phase: str, batch: dict, out: CoopOutputs) -> dict[str, Tensor]:
+    def phase_losses(self, phase: str, batch: dict, out: CoopOutputs) -> PhaseLosses:
         if phase == "E":
             f_real = patch_mean(self.cut.D, out.real_b)
             f_revised = patch_mean(self.cut.D, out.revised)
             ml, reg = ebm_ml_loss(f_real, f_revised, self.alpha)
-            return {"E/ml": ml, "E/reg": reg, "~E/f_real": f_real.mean().detach(),
-                    "~E/f_revised": f_revised.mean().detach(),
-                    "~E/energy_gap": (f_real.mean() - f_revised.mean()).detach()}
+            return PhaseLosses({"E/ml": ml, "E/reg": reg},
+                               logged={"E/f_real": f_real.mean().detach(), "E/f_revised": f_revised.mean().detach(),
+                                       "E/energy_gap": (f_real.mean() - f_revised.mean()).detach()})
         if phase == "G":
             losses = {"G/teach": self.lambda_teach * Fn.mse_loss(out.fake_b, out.revised)}
             losses.update(self.cut.nce_losses(out))
-            return losses
+            return PhaseLosses(losses)
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 
     def sample_columns(self, a: Tensor, G: nn.Module) -> list[Tensor]:
@@ -162,7 +163,7 @@ class DWarmup(nn.Module):
             fake_b = self.cut.G(batch["a"])
         return StepOutputs(real_a=batch["a"], real_b=batch["b"], fake_b=fake_b)
 
-    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> dict[str, Tensor]:
+    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> PhaseLosses:
         return self.cut.phase_losses(phase, batch, out)
 
     @torch.no_grad()
@@ -187,34 +188,25 @@ def affine_calibration(d_real: Tensor, d_fake: Tensor, targets: tuple[float, flo
     return a, b
 
 
-class CalibratedCUT(nn.Module):
-    """Switch policy ``calibrate``: CUT training whose first step rescales D's last conv to the GAN targets."""
+class CalibratedCUT(CUTModel):
+    """Switch policy ``calibrate``: CUT training whose stage start rescales D's last conv to the GAN targets.
 
-    def __init__(self, cut: CUTModel, calib_a: Tensor, calib_b: Tensor):
-        super().__init__()
-        self.cut = cut
-        self.phases = cut.phases
-        self.calib_a, self.calib_b = calib_a, calib_b  # fixed images of domains A and B, (n, 3, H, W)
+    It is the CUTModel itself (same G, D, F and loss settings, shared, not copied) plus ``on_stage_start``;
+    the calibration images arrive in the StageContext as ``images["a"]`` and ``images["b"]``.
+    """
 
-    def phase_parameters(self, phase: str) -> list[nn.Parameter]:
-        return self.cut.phase_parameters(phase)
-
-    def forward(self, batch: dict) -> StepOutputs:
-        return self.cut(batch)
-
-    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> dict[str, Tensor]:
-        return self.cut.phase_losses(phase, batch, out)
+    @classmethod
+    def sharing(cls, cut: CUTModel) -> CalibratedCUT:
+        model = cls.__new__(cls)
+        model.__dict__.update(cut.__dict__)  # the same module registries: one set of networks
+        return model
 
     @torch.no_grad()
-    def translate(self, a: Tensor) -> Tensor:
-        return self.cut.G(a)
-
-    @torch.no_grad()
-    def on_stage_start(self, trainer) -> None:
-        G, D = self.cut.G, self.cut.D
-        real_b, real_a = self.calib_b.to(trainer.device), self.calib_a.to(trainer.device)
+    def on_stage_start(self, ctx: StageContext) -> None:
+        G, D = self.G, self.D
+        real_b, real_a = ctx.images["b"].to(ctx.device), ctx.images["a"].to(ctx.device)
         d_real, d_fake = D(real_b), D(G(real_a))
-        a, b = affine_calibration(d_real, d_fake, _GAN_TARGETS[self.cut.gan_mode])
+        a, b = affine_calibration(d_real, d_fake, _GAN_TARGETS[self.gan_mode])
         last = [m for m in D.modules() if isinstance(m, nn.Conv2d)][-1]
         last.weight.mul_(a)
         last.bias.mul_(a).add_(b)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from translate.models.contract import PhaseLosses
 from translate.models.losses import gan_loss, multilayer_nce_loss
 from translate.models.networks import PatchDiscriminator, PatchSampler, ResnetGenerator
 
@@ -31,10 +32,11 @@ class StepOutputs:
     feat_k: list[Tensor] = field(default_factory=list)  # detached encoder features of real_a, per NCE layer
     feat_k_idt: list[Tensor] = field(default_factory=list)  # same for real_b
     flipped: bool = False  # whether this step ran G on horizontally flipped inputs
+    logs: dict[str, float] = field(default_factory=dict)  # values the trainer only logs (e.g. CoopInit energies)
 
 
 class CUTModel(nn.Module):
-    """G, D and F with the CUT objectives; phases D then G, as in the reference."""
+    """G, D and F with the CUT objectives; phases D then G, as in the reference (a TranslationModel)."""
 
     phases = ("D", "G")
 
@@ -115,23 +117,24 @@ class CUTModel(nn.Module):
         losses["G/nce"] = nce
         return losses
 
-    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> dict[str, Tensor]:
+    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> PhaseLosses:
         if phase == "D":
             pred_fake = self.D(self.D_input(out.fake_b.detach()))
             pred_real = self.D(self.D_input(out.real_b))
             loss_fake = gan_loss(pred_fake, False, self.gan_mode)
             loss_real = gan_loss(pred_real, True, self.gan_mode)
-            # Log-only: D's mean score on each side, to read against the GAN targets (LSGAN: real 1, fake 0).
-            return {"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real,
-                    "~D/score_fake": pred_fake.detach().mean(), "~D/score_real": pred_real.detach().mean()}
+            return PhaseLosses({"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real},
+                               # D's mean score on each side, to read against the GAN targets (LSGAN: real 1, fake 0)
+                               logged={"D/score_fake": pred_fake.detach().mean(),
+                                       "D/score_real": pred_real.detach().mean()})
         if phase == "G":
             losses = {}
             if self.lambda_gan > 0:
                 pred = self.D(self.D_input(out.fake_b))
                 losses["G/gan"] = self.lambda_gan * gan_loss(pred, True, self.gan_mode, for_discriminator=False)
             losses.update(self.nce_losses(out))
-            losses["~G/change"] = (out.fake_b.detach() - out.real_a).abs().mean()  # log-only: distance from the input
-            return losses
+            # log-only: distance from the input
+            return PhaseLosses(losses, logged={"G/change": (out.fake_b.detach() - out.real_a).abs().mean()})
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 
     @torch.no_grad()

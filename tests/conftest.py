@@ -12,6 +12,24 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture
+def ctrl_c_at():
+    """A factory of trainer hooks that send this process SIGINT after step N, as if the user pressed Ctrl-C."""
+    import signal
+
+    from translate.engine.hooks import Hook
+
+    class CtrlCAt(Hook):
+        def __init__(self, step):
+            self.step = step
+
+        def after_step(self, trainer, logs):
+            if trainer.step == self.step:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    return CtrlCAt
+
+
 @pytest.fixture(scope="session")
 def data_home(tmp_path_factory):
     """Synthetic datasets generated once per test session, outside the user's cache."""

@@ -40,6 +40,7 @@ def test_auto_precision_is_fp32_on_cpu():
     assert resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
 
 
+@pytest.mark.slow
 def test_bf16_losses_stay_finite_and_close_to_fp32(data_home, tmp_path):
     ref, _ = _run(tmp_path / "fp32", "train.precision=fp32")
     bf16, trainer = _run(tmp_path / "bf16", "train.precision=bf16")
@@ -57,6 +58,7 @@ def test_bf16_losses_stay_finite_and_close_to_fp32(data_home, tmp_path):
     assert _mean(bf16[1:], "G/nce") < 0.6 * bf16[0]["G/nce"]  # it learns
 
 
+@pytest.mark.slow
 def test_fp16_full_objective_stays_finite_and_close_to_fp32(data_home, tmp_path):
     ref, _ = _run(tmp_path / "fp32", "train.precision=fp32", steps=3)
     fp16, trainer = _run(tmp_path / "fp16", "train.precision=fp16", steps=3)
@@ -66,6 +68,7 @@ def test_fp16_full_objective_stays_finite_and_close_to_fp32(data_home, tmp_path)
         assert fp16[0][key] == pytest.approx(ref[0][key], rel=2e-2, abs=1e-3), key
 
 
+@pytest.mark.slow
 def test_fp16_with_grad_scaler_trains_the_gan_objective(data_home, tmp_path):
     gan_only = ["model.lambda_nce=0", "train.precision=fp16"]
     ref, _ = _run(tmp_path / "fp32", "model.lambda_nce=0", "train.precision=fp32", steps=8)
@@ -89,6 +92,7 @@ def test_fp16_overflowing_step_changes_no_weights_and_halves_the_scale(data_home
     assert trainer.scaler.get_scale() == 2.0**39
 
 
+@pytest.mark.slow
 def test_fp16_scaler_state_is_checkpointed(data_home, tmp_path):
     trainer = _trainer(tmp_path, "model.lambda_nce=0", "train.precision=fp16")
     trainer.train_step(next(iter(trainer.loader)))

@@ -18,6 +18,7 @@ def _losses(tmp_path, compile_: bool, steps: int = 2):
     return [trainer.train_step(batch) for _ in range(steps)], trainer
 
 
+@pytest.mark.slow
 def test_compiled_training_matches_eager(data_home, tmp_path, monkeypatch):
     calls = []
     real_compile = torch.compile

@@ -68,7 +68,7 @@ def test_globs_and_duplicate_stems(tmp_path):
     _rgb(tmp_path / "a.png", 8, 8)
     _rgb(tmp_path / "a.jpg", 8, 8)
     items, missing = collect_inputs([str(tmp_path / "a.*")])
-    assert sorted(rel.name for _, rel in items) == ["a.png", "a_1.png"] and missing == []
+    assert sorted(rel.name for _, rel in items) == ["a.jpg.png", "a.png"] and missing == []
 
 
 def test_padding_is_cropped_back():

@@ -1,4 +1,5 @@
 """The CLI end to end on smoke.yaml: train, apply, resume, and one-line errors."""
+import pytest
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ def translate(*args, env=None, cwd=None):
                           env=env, cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow
 def test_train_then_apply(data_home, tmp_path):
     run = tmp_path / "run"
     res = translate("train", "demo", "--config", "smoke", "--out", str(run), "--device", "cpu")

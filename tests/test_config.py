@@ -70,3 +70,32 @@ def test_bad_yaml_file(tmp_path):
 def test_round_trip_through_dict():
     cfg = load_config("fastcut", ["model.ngf=16"])
     assert config_from_dict(config_to_dict(cfg)) == cfg
+
+
+def test_coop_presets_are_deltas_of_their_base():
+    for coop, base in (("coop_cut", "cut"), ("coop_fastcut", "fastcut"), ("coop_demo", "demo")):
+        c, b = config_to_dict(load_config(coop)), config_to_dict(load_config(base))
+        assert c["preset"] == coop and b["preset"] == base
+        assert c["coop"]["enabled"] and c["coop"]["fraction"] == 0.05
+        assert {k: v for k, v in c.items() if k not in ("preset", "coop")} == \
+               {k: v for k, v in b.items() if k not in ("preset", "coop")}
+
+
+def test_base_chain_merges_in_order_and_loops_are_errors(tmp_path):
+    (tmp_path / "mid.yaml").write_text("base: demo\nmodel: {ngf: 8}\ntrain: {steps: 7}\n")
+    (tmp_path / "top.yaml").write_text("base: mid.yaml\ntrain: {steps: 9}\n")  # relative to this file
+    cfg = load_config(str(tmp_path / "top.yaml"))
+    assert cfg.preset == "top" and cfg.model.ngf == 8 and cfg.train.steps == 9
+    assert cfg.model.n_blocks == load_config("demo").model.n_blocks  # from demo, two levels down
+    (tmp_path / "a.yaml").write_text(f"base: {tmp_path / 'b.yaml'}\n")
+    (tmp_path / "b.yaml").write_text(f"base: {tmp_path / 'a.yaml'}\n")
+    with pytest.raises(ConfigError, match="chain loops"):
+        load_config(str(tmp_path / "a.yaml"))
+    (tmp_path / "bad.yaml").write_text("base: no_such_preset\n")
+    with pytest.raises(ConfigError, match="no_such_preset"):
+        load_config(str(tmp_path / "bad.yaml"))
+
+
+def test_a_choice_outside_its_literal_names_the_key():
+    with pytest.raises(ConfigError, match=r"coop.switch: expected one of plain, calibrate, warmup, got 'fast'"):
+        load_config("smoke", ["coop.switch=fast"])

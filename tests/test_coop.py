@@ -1,7 +1,5 @@
 """The CoopInit stage in the trainer: stage switch, switch policies, resume across the switch, config checks."""
 import json
-import os
-import signal
 
 import pytest
 import torch
@@ -9,7 +7,6 @@ from PIL import Image
 
 from translate.checkpoint import load_checkpoint
 from translate.config import load_config
-from translate.engine.hooks import Hook
 from translate.engine.trainer import Trainer
 from translate.errors import ConfigError
 from translate.models.coop import affine_calibration
@@ -22,15 +19,7 @@ def _records(run_dir):
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
 
-class CtrlCAt(Hook):
-    def __init__(self, step):
-        self.step = step
-
-    def after_step(self, trainer, logs):
-        if trainer.step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
-
-
+@pytest.mark.slow
 def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
     trainer = Trainer(load_config("smoke", COOP + ["train.sample_every=5"]), tmp_path)
     assert [(s.name, s.start, s.end) for s in trainer.stages] == [("coop", 0, 3), ("cut", 3, 6)]
@@ -52,12 +41,14 @@ def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
     assert Image.open(tmp_path / "samples" / "step_5.png").size[0] == width(2)
 
 
+@pytest.mark.slow
 def test_coop_fraction_sets_the_stage_length(data_home, tmp_path):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "coop.enabled=true", "coop.fraction=0.5"])
     assert [(s.name, s.start, s.end) for s in Trainer(cfg, tmp_path).stages] == [("coop", 0, 3), ("cut", 3, 6)]
 
 
-def test_warmup_and_calibrate_switch_policies(data_home, tmp_path):
+@pytest.mark.slow
+def test_warmup_and_calibrate_switch_policies(data_home, tmp_path, ctrl_c_at):
     cfg = load_config("smoke", COOP + ["coop.switch=warmup", "coop.warmup_steps=2", "train.steps=7"])
     trainer = Trainer(cfg, tmp_path / "w")
     trainer.fit()
@@ -67,13 +58,13 @@ def test_warmup_and_calibrate_switch_policies(data_home, tmp_path):
     cfg = load_config("smoke", COOP + ["coop.switch=calibrate", "coop.calib_images=4"])
     trainer = Trainer(cfg, tmp_path / "c")
     last_bias = [m for m in trainer.networks.D.modules() if isinstance(m, torch.nn.Conv2d)][-1].bias
-    trainer.hooks.append(CtrlCAt(3))
+    trainer.hooks.append(ctrl_c_at(3))
     trainer.fit()
     before = last_bias.detach().clone()
     trainer._switch_stage_if_needed()  # the switch itself applies the calibration
-    cut = trainer.stage.model
+    calib = trainer.stage.images  # the fixed images the stage start received (StageContext.images)
     with torch.no_grad():
-        d_real, d_fake = trainer.networks.D(cut.calib_b), trainer.networks.D(trainer.networks.G(cut.calib_a))
+        d_real, d_fake = trainer.networks.D(calib["b"]), trainer.networks.D(trainer.networks.G(calib["a"]))
     assert not torch.equal(before, last_bias.detach())
     assert float(d_real.mean()) > float(d_fake.mean())
     # the fitted map is the least-squares one: the residual mean on both sets together is zero
@@ -85,14 +76,15 @@ def test_affine_calibration_maps_separated_scores_to_the_targets():
     assert a == pytest.approx(0.5) and b == pytest.approx(-0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("switch,stop_at", [("calibrate", 2), ("warmup", 4)])
-def test_resume_across_the_switch_matches_a_straight_run(data_home, tmp_path, switch, stop_at):
+def test_resume_across_the_switch_matches_a_straight_run(data_home, tmp_path, switch, stop_at, ctrl_c_at):
     cfg = load_config("smoke", COOP + [f"coop.switch={switch}", "coop.warmup_steps=1", "coop.noise=0.5",
                                        "coop.calib_images=2", "train.ckpt_every=100", "train.steps=7"])
     straight = Trainer(cfg, tmp_path / "straight")
     straight.fit()
     first = Trainer(cfg, tmp_path / "resumed")
-    first.hooks.append(CtrlCAt(stop_at))
+    first.hooks.append(ctrl_c_at(stop_at))
     assert first.fit() is False
     first.save(tmp_path / "resumed" / "ckpt" / "latest.pt")
     assert load_checkpoint(tmp_path / "resumed" / "ckpt" / "latest.pt")["stage"] == first.stage.name

@@ -1,4 +1,5 @@
 """CoopInit end to end on the CLI (the CI smoke run), and test-time refinement with the checkpoint's D."""
+import pytest
 import subprocess
 import sys
 
@@ -25,6 +26,7 @@ def test_refiner_changes_the_output_and_keeps_its_shape(smoke_run):
     assert not any(p.requires_grad for p in D.parameters())
 
 
+@pytest.mark.slow
 def test_cli_coop_train_then_refine(data_home, tmp_path):
     run = tmp_path / "run"
     res = translate("train", "demo", "--config", "smoke", "--out", str(run), "--device", "cpu",

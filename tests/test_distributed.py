@@ -52,6 +52,7 @@ def _movement_mismatch(ddp: dict, single: dict, init: dict) -> float:
     return float(diff / moved)
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_with_same_global_batch(two_runs, data_home, tmp_path):
     ddp, single, _ = two_runs
     a, b = load_checkpoint(ddp / "ckpt" / "latest.pt"), load_checkpoint(single / "ckpt" / "latest.pt")
@@ -74,6 +75,7 @@ def test_two_processes_match_one_process_with_same_global_batch(two_runs, data_h
     assert _movement_mismatch(a["models"]["G_ema"], b["models"]["G_ema"], init.G.state_dict()) < 0.15
 
 
+@pytest.mark.slow
 def test_training_actually_moved_the_weights(two_runs):
     """Guards the comparison above against a vacuous pass (e.g. no optimizer step on either side)."""
     records = _losses(two_runs[0])
@@ -81,6 +83,7 @@ def test_training_actually_moved_the_weights(two_runs):
     assert records[-1]["D/real"] < 0.8 * records[0]["D/real"]
 
 
+@pytest.mark.slow
 def test_only_rank_zero_writes_and_checkpoint_loads_on_one_device(two_runs):
     ddp, _, stderr = two_runs
     assert len(_losses(ddp)) == 6  # one record per step (log_every=1), not one per rank
@@ -93,6 +96,7 @@ def test_only_rank_zero_writes_and_checkpoint_loads_on_one_device(two_runs):
         assert G(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
 
 
+@pytest.mark.slow
 def test_distributed_checkpoint_resumes_in_one_process(two_runs, tmp_path):
     """The 2-process run continues in one process with the same global batch (4) for two more steps."""
     import shutil

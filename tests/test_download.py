@@ -8,7 +8,6 @@ import re
 import socket
 import stat
 import threading
-import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -160,14 +159,18 @@ def test_checksum_mismatch_keeps_the_file_aside(server, tmp_path):
     assert bad.read_bytes() == data and not dest.exists() and not (tmp_path / "a.zip.part").exists()
 
 
-def test_http_error_and_no_network_fail_fast(server, tmp_path):
+def test_http_error_and_no_network_fail_fast(server, tmp_path, monkeypatch):
     with pytest.raises(DownloadError, match="HTTP 404"):
         download_file(server.url("missing.zip"), tmp_path / "m.zip", progress=False)
-    t0 = time.perf_counter()
+    import translate.datasets.download as download
+
+    real, attempts, sleeps = download._transfer, [], []
+    monkeypatch.setattr(download, "_transfer", lambda *a, **k: (attempts.append(a), real(*a, **k))[1])
+    monkeypatch.setattr(download.time, "sleep", sleeps.append)
     url = f"http://127.0.0.1:{closed_port()}/a.zip"
     with pytest.raises(DownloadError, match=f"could not download {re.escape(url)}"):
         download_file(url, tmp_path / "a.zip", progress=False)
-    assert time.perf_counter() - t0 < 5
+    assert len(attempts) == 1 and sleeps == []  # fails fast by construction: one attempt, no back-off
     assert not (tmp_path / "a.zip").exists() and not (tmp_path / "a.zip.part").exists()
 
 

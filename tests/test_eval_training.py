@@ -25,6 +25,9 @@ class FakeTrainer:
         self.stage = SimpleNamespace(name="cut")
         self.saved: list[tuple[str, int]] = []
 
+    def emit(self, event, *args):
+        pass
+
     def save(self, path: Path):
         self.saved.append((path.name, self.step))
 
@@ -71,6 +74,7 @@ def eval_run(data_home, tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_training_keeps_best_and_last(eval_run):
     from translate.checkpoint import load_checkpoint
 
@@ -84,6 +88,7 @@ def test_training_keeps_best_and_last(eval_run):
     assert not (eval_run / "ckpt" / "best_fid.pt").exists()
 
 
+@pytest.mark.slow
 def test_eval_every_does_not_change_training(eval_run, data_home, tmp_path):
     """Evaluation draws no random numbers from the training streams: the weights match a run without it."""
     from translate.checkpoint import load_checkpoint
@@ -121,6 +126,6 @@ def test_tensorboard_option(tmp_path):
     hook, trainer = TensorBoardHook(tmp_path / "tb", 1), FakeTrainer()
     trainer.step, trainer.current_lr = 1, 1e-4
     hook.after_step(trainer, {"G/nce": 1.0})
-    hook.write_eval({"step": 1, "kid": 0.1, "features": "tiny"})
+    hook.on_eval(trainer, {"step": 1, "kid": 0.1, "features": "tiny"})
     hook.after_train(trainer)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

@@ -1,24 +1,12 @@
 """Resume equivalence: N steps straight equals N/2 steps, Ctrl-C, resume, N/2 steps."""
 import json
-import os
-import signal
 
 import pytest
 import torch
 
 from translate.checkpoint import load_checkpoint
 from translate.config import load_config
-from translate.engine.hooks import Hook
 from translate.engine.trainer import Trainer
-
-
-class CtrlCAt(Hook):
-    def __init__(self, step):
-        self.step = step
-
-    def after_step(self, trainer, logs):
-        if trainer.step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C during this step
 
 
 def _losses(run_dir):
@@ -26,14 +14,15 @@ def _losses(run_dir):
     return {r["step"]: {k: v for k, v in r.items() if "/" in k} for r in records}
 
 
-def test_interrupted_and_resumed_run_matches_a_straight_run(data_home, tmp_path):
+@pytest.mark.slow
+def test_interrupted_and_resumed_run_matches_a_straight_run(data_home, tmp_path, ctrl_c_at):
     overrides = ["dataset=demo", "train.device=cpu", "train.ckpt_every=100", "train.ema=0.9"]
     cfg = load_config("smoke", overrides)
     straight = Trainer(cfg, tmp_path / "straight")
     assert straight.fit() is True
 
     first = Trainer(cfg, tmp_path / "resumed")
-    first.hooks.append(CtrlCAt(3))
+    first.hooks.append(ctrl_c_at(3))
     assert first.fit() is False  # stopped cleanly after finishing step 3
     assert first.step == 3
     first.save(tmp_path / "resumed" / "ckpt" / "latest.pt")
@@ -58,6 +47,7 @@ def test_interrupted_and_resumed_run_matches_a_straight_run(data_home, tmp_path)
             assert abs(lb[step][key] - value) < 1e-4 * max(1.0, abs(value)), (step, key)
 
 
+@pytest.mark.slow
 def test_lr_schedule_is_constant_then_linear_decay(data_home, tmp_path):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.steps=6", "train.decay_steps=2"])
     trainer = Trainer(cfg, tmp_path / "run")

@@ -195,6 +195,7 @@ def test_cli_train_without_network_fails_fast_and_clearly(tmp_path):
     assert "by hand" in res.stderr and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_cli_list_download_then_train(server, tmp_path):
     root = tmp_path / "data"
     env = {"TRANSLATE_ZOO_URL": server.base}

@@ -34,7 +34,7 @@ def setup_logging(verbose: bool = False) -> None:
     rank = os.environ.get("RANK", "0")
     level = logging.DEBUG if verbose else (logging.INFO if rank == "0" else logging.WARNING)
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
-    for noisy in ("PIL", "matplotlib", "httpx", "urllib3", "gradio"):
+    for noisy in ("PIL", "httpx", "urllib3", "gradio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

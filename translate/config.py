@@ -1,7 +1,9 @@
 """Typed configuration: dataclasses loaded from YAML, with dotted ``--set`` overrides.
 
 Only ``build_*`` functions read these objects; networks and losses take plain arguments.
-An unknown key or a value of the wrong type is a :class:`ConfigError` naming the dotted path.
+An unknown key, a value of the wrong type or a choice outside a ``Literal`` is a :class:`ConfigError`
+naming the dotted path. The defaults here are the only defaults: model constructors take the same values.
+A preset may start from another with ``base: NAME`` (a preset name or a YAML path) and list only its changes.
 """
 from __future__ import annotations
 
@@ -11,13 +13,38 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from translate.errors import ConfigError
 
 CONFIG_DIR = Path(importlib.import_module("translate.configs").__file__).resolve().parent  # the YAML presets
+
+# Choice fields: the Literal is the one list of valid values (datasets/transforms.py, models/losses/gan.py
+# and the CLI read them with choices()).
+Preprocess = Literal["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"]
+GanMode = Literal["lsgan", "vanilla", "nonsaturating", "hinge"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+DistBackend = Literal["auto", "gloo", "nccl"]
+SwitchPolicy = Literal["plain", "calibrate", "warmup"]
+NceNegatives = Literal["image", "batch"]
+DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (datasets/augment.py)
+
+
+def choices(literal: Any) -> tuple[str, ...]:
+    """The values of a Literal choice type, e.g. choices(GanMode) == ("lsgan", "vanilla", ...)."""
+    return typing.get_args(literal)
+
+
+def parse_diffaug(policy: str) -> tuple[str, ...]:
+    """model.diffaug as its ops, e.g. "color, cutout" -> ("color", "cutout"); the one check of the policy."""
+    ops = tuple(p.strip() for p in policy.split(",") if p.strip())
+    unknown = [op for op in ops if op not in DIFFAUG_OPS]
+    if unknown:
+        raise ConfigError(f"model.diffaug: unknown augmentation {', '.join(map(repr, unknown))} "
+                          f"(expected a comma-separated subset of {', '.join(DIFFAUG_OPS)}, or '' for none)")
+    return ops
 
 
 @dataclass
@@ -37,7 +64,7 @@ class DataConfig:
     domain_a: str = ""  # alternatively two arbitrary folders, one per domain
     domain_b: str = ""
     data_root: str = ""  # where named datasets are downloaded ("" = $TRANSLATE_DATA or ~/.cache/translate)
-    preprocess: str = "resize_and_crop"  # resize_and_crop | crop | scale_width | scale_width_and_crop | none
+    preprocess: Preprocess = "resize_and_crop"
     load_size: int = 286  # resize target before cropping
     crop_size: int = 256  # training crop
     flip: bool = True  # random horizontal flip
@@ -46,6 +73,9 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes; 0 loads in the main process
     pin_memory: bool = True  # only used on CUDA
     max_images: int = 0  # cap per domain (0 = all)
+    # Extra training-image augmentation, in albumentations' own serialised form (A.to_dict output, one
+    # transform dict, or a list of them), applied after crop and flip; null = none. datasets/transforms.py.
+    augment: dict[str, Any] | list[dict[str, Any]] | None = None
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
@@ -58,7 +88,7 @@ class ModelConfig:
     antialias: bool = True  # blur-pool downsampling in G and D (CUT default)
     antialias_up: bool = True  # [1,3,3,1] blur upsampling in G (CUT default); False = ConvTranspose
     init_gain: float = 0.02  # xavier init gain
-    gan_mode: str = "lsgan"  # lsgan | vanilla | nonsaturating | hinge
+    gan_mode: GanMode = "lsgan"
     lambda_gan: float = 1.0
     lambda_nce: float = 1.0
     nce_idt: bool = True  # identity NCE on (real_b, G(real_b)); CUT on, FastCUT off
@@ -68,7 +98,7 @@ class ModelConfig:
     netf_nc: int = 256  # width of F's MLP heads
     flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
     diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
-    nce_negatives: str = "image"  # PatchNCE negatives: image (other patches of the same image, as in CUT) | batch
+    nce_negatives: NceNegatives = "image"  # PatchNCE negatives: image (other patches of one image, as in CUT)
 
 
 @dataclass
@@ -83,10 +113,10 @@ class TrainConfig:
     beta2: float = 0.999
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    precision: str = "auto"  # auto (fp32 on CPU, bf16 on GPUs that support it) | fp32 | bf16 | fp16
+    precision: Precision = "auto"  # auto: fp32 on CPU, bf16 on GPUs that support it
     channels_last: bool = False  # NHWC activations; off: slower on CPU (README benchmark), untested on GPU
     compile: bool = False  # torch.compile G, D and F; off: minutes of compile for little gain (README benchmark)
-    dist_backend: str = "auto"  # under torchrun: auto (nccl on CUDA, gloo on CPU) | gloo | nccl
+    dist_backend: DistBackend = "auto"  # under torchrun: auto = nccl on CUDA, gloo on CPU
     ema: float = 0.0  # decay of an exponential moving average of G (0 = off)
     log_every: int = 10  # steps between log.jsonl records
     sample_every: int = 500  # steps between sample grids (0 = only at the end)
@@ -124,7 +154,7 @@ class CoopConfig:
     normalize_step: bool = True  # rescale the energy gradient to unit RMS per image (transfers across sizes)
     lambda_teach: float = 10.0  # weight of ‖G(real_a) - ỹ‖² (per-pixel mean) in G's cooperative loss
     alpha: float = 0.1  # energy-magnitude regulariser of the EBM loss (on per-patch means)
-    switch: str = "plain"  # plain | calibrate (affine fit of D's last layer) | warmup (D-only steps)
+    switch: SwitchPolicy = "plain"  # calibrate: affine fit of D's last layer; warmup: D-only steps
     warmup_steps: int = 0  # D-only LSGAN steps after the cooperative stage when switch=warmup
     calib_images: int = 16  # images per domain for switch=calibrate
     init_noise: float = 0.0  # std of Gaussian noise added to G(real_a) before the revision starts (0 = none)
@@ -152,6 +182,15 @@ def _type_name(tp: Any) -> str:
 def _coerce(value: Any, tp: Any, path: str) -> Any:
     """Check ``value`` against the annotation ``tp``; ints are accepted where floats are expected."""
     origin = typing.get_origin(tp)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{path}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
+        return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        return dict(value)  # free-form (e.g. an albumentations pipeline): checked where it is built
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping of {tp.__name__} fields, got {value!r}")
@@ -275,14 +314,34 @@ def merge(base: dict, update: dict) -> dict:
     return out
 
 
+def load_preset(name_or_path: str, _seen: tuple[Path, ...] = ()) -> dict:
+    """A preset or YAML file as a dict, with its ``base:`` chain merged in (the base first, then the file).
+
+    A base's ``preset`` name is not inherited: the result names a preset only where the file itself does.
+    """
+    path = resolve_config_path(name_or_path)
+    if path.resolve() in _seen:
+        chain = " -> ".join(p.stem for p in (*_seen, path.resolve()))
+        raise ConfigError(f"{path}: 'base:' chain loops ({chain})")
+    data = load_yaml(path)
+    parent = data.pop("base", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"{path}: base: expected a preset name or a YAML path, got {parent!r}")
+    if not Path(parent).is_absolute() and (path.parent / parent).is_file():
+        parent = str(path.parent / parent)  # a relative YAML path is relative to the file that names it
+    inherited = load_preset(parent, (*_seen, path.resolve()))
+    inherited.pop("preset", None)
+    return merge(inherited, data)
+
+
 def load_config(config: str | None = None, overrides: list[str] | tuple[str, ...] = (), base: dict | None = None) -> Config:
     """Preset or YAML file, then ``--set`` overrides, validated. ``base`` (e.g. a run's saved config) goes first."""
     data: dict = dict(base or {})
     if config:
-        path = resolve_config_path(config)
-        file_data = load_yaml(path)
-        data = merge(data, file_data)
-        data.setdefault("preset", path.stem)
+        data = merge(data, load_preset(config))
+        data.setdefault("preset", resolve_config_path(config).stem)
     for text in overrides:
         key, value = parse_override(text)
         _set_dotted(data, key, value)
@@ -296,18 +355,6 @@ def save_config(cfg: Config, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Semantic checks beyond types
 
-DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (datasets/augment.py)
-
-_CHOICES = {
-    "data.preprocess": ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
-    "model.gan_mode": ("lsgan", "vanilla", "nonsaturating", "hinge"),
-    "train.precision": ("auto", "fp32", "bf16", "fp16"),
-    "coop.switch": ("plain", "calibrate", "warmup"),
-    "model.nce_negatives": ("image", "batch"),
-    "train.dist_backend": ("auto", "gloo", "nccl"),
-}
-
-
 def _get(cfg: Config, dotted: str) -> Any:
     node: Any = cfg
     for k in dotted.split("."):
@@ -316,10 +363,6 @@ def _get(cfg: Config, dotted: str) -> Any:
 
 
 def validate(cfg: Config) -> None:
-    for dotted, choices in _CHOICES.items():
-        value = _get(cfg, dotted)
-        if value not in choices:
-            raise ConfigError(f"{dotted}: expected one of {', '.join(choices)}, got {value!r}")
     positive = ["data.load_size", "data.crop_size", "data.batch_size", "model.ngf", "model.ndf",
                 "model.num_patches", "model.netf_nc", "data.synthetic.size"]
     for dotted in positive:
@@ -336,10 +379,7 @@ def validate(cfg: Config) -> None:
         if name not in ("input", "down1", "down2") and (block is None or not 1 <= block <= cfg.model.n_blocks):
             raise ConfigError(f"model.nce_layers: unknown layer {name!r} (expected input, down1, down2 "
                               f"or block1..block{cfg.model.n_blocks})")
-    unknown = [op.strip() for op in cfg.model.diffaug.split(",") if op.strip() and op.strip() not in DIFFAUG_OPS]
-    if unknown:
-        raise ConfigError(f"model.diffaug: unknown augmentation {', '.join(map(repr, unknown))} "
-                          f"(expected a comma-separated subset of {', '.join(DIFFAUG_OPS)}, or '' for none)")
+    parse_diffaug(cfg.model.diffaug)
     if not 0.0 <= cfg.train.ema < 1.0:
         raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
     if cfg.train.lr <= 0:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-GAN_MODES = ("lsgan", "vanilla", "nonsaturating", "hinge")
+from translate.config import GanMode, choices
+
+GAN_MODES = choices(GanMode)  # model.gan_mode's Literal is the one list
 
 
 def gan_loss(pred: torch.Tensor, target_is_real: bool, mode: str, for_discriminator: bool = True) -> torch.Tensor:

@@ -16,7 +16,12 @@ def add_parser(sub) -> None:
                                    "the input names and sizes.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument("--ckpt", required=True, help="checkpoint file (RUN/ckpt/latest.pt) or run folder")
-    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--out", required=True, help="output folder (created if missing); it may not hold an input")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files of the same name already in --out (refused by default)")
+    p.add_argument("--max-pixels", type=float, default=None, metavar="MP",
+                   help="skip images larger than this many megapixels, before decoding them (default 16.8, "
+                        "4096x4096; 0 = no limit)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (same-size images only)")
     p.add_argument("--no-ema", action="store_true", help="use G rather than G_ema when both are saved")
@@ -39,18 +44,22 @@ def _build_refine(args, cfg, D):
     step_size = cfg.coop.step_size if args.refine_step_size is None else args.refine_step_size
     if step_size <= 0:
         raise TranslateError(f"--refine-step-size: expected a positive number, got {step_size}")
-    from translate.models.coop import build_refiner
+    from translate.runfolder.translator import build_checkpoint_refiner
 
-    return build_refiner(D, args.refine_steps, step_size, sigma=cfg.coop.sigma, normalize=cfg.coop.normalize_step)
+    return build_checkpoint_refiner(cfg, D, args.refine_steps, step_size)
 
 
 def run(args) -> int:
-    from translate.apply import apply_paths
-    from translate.checkpoint import load_translator
+    from translate.apply import MAX_PIXELS, apply_plan, plan_apply
+    from translate.runfolder.translator import load_translator
     from translate.engine.device import resolve_device
 
     if args.batch_size < 1:
         raise TranslateError(f"--batch-size: expected a positive integer, got {args.batch_size}")
+    if args.max_pixels is not None and not args.max_pixels >= 0:
+        raise TranslateError(f"--max-pixels: expected zero or more megapixels, got {args.max_pixels}")
+    max_pixels = MAX_PIXELS if args.max_pixels is None else int(args.max_pixels * 1e6) or None
+    plan = plan_apply(args.inputs, args.out, overwrite=args.overwrite)  # checks --out before the slow load
     device = resolve_device(args.device)
     G, cfg, D = load_translator(args.ckpt, device=device, use_ema=not args.no_ema, with_discriminator=True)
     refine = _build_refine(args, cfg, D)
@@ -60,10 +69,12 @@ def run(args) -> int:
         rate = done / max(time.perf_counter() - t0, 1e-9)
         print(f"\rapply {done}/{total} | {rate:.2f} img/s", end="", file=sys.stderr, flush=True)
 
-    report = apply_paths(G, args.inputs, args.out, device, batch_size=args.batch_size, refine=refine,
-                         progress=progress)
+    report = apply_plan(G, plan, device, batch_size=args.batch_size, refine=refine, progress=progress,
+                        max_pixels=max_pixels)
     print(file=sys.stderr)
     log.info("wrote %d image(s) to %s", len(report.written), args.out)
+    for src, reason in report.skipped:
+        print(f"skipped: {src}: {reason}", file=sys.stderr)
     if report.failed:
         for src, reason in report.failed:
             print(f"failed: {src}: {reason}", file=sys.stderr)

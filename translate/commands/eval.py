@@ -68,13 +68,14 @@ def _dataset_root(cfg, dataset: str | None) -> Path:
 
 
 def _default_out(ckpt: Path, split: str, features: str) -> Path:
-    ckpt_file = ckpt / "ckpt" / "latest.pt" if ckpt.is_dir() else ckpt
-    run_dir = ckpt_file.parent.parent if ckpt_file.parent.name == "ckpt" else ckpt_file.parent
-    return run_dir / "eval" / f"{ckpt_file.stem}_{split}_{features}"
+    from translate.runfolder.layout import checkpoint_file, run_of
+
+    return run_of(ckpt).eval_dir(checkpoint_file(ckpt).stem, split, features)
 
 
 def run(args) -> int:
-    from translate.checkpoint import checkpoint_config, load_checkpoint, load_translator
+    from translate.runfolder.schema import checkpoint_config, load_checkpoint
+    from translate.runfolder.translator import load_translator
     from translate.engine.device import resolve_device
     from translate.metrics.evaluate import Evaluator
     from translate.metrics.summary import markdown_table, pair_grid, write_json

@@ -12,8 +12,7 @@ from pathlib import Path
 from translate.config import config_to_dict, load_config, merge
 from translate.datasets.sources import DEMO, resolve_source
 from translate.errors import TranslateError
-
-
+from translate.runfolder.layout import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +72,9 @@ def _build_config(args):
     if args.device:
         overrides.append(f"train.device={args.device}")
     if args.resume:
-        from translate.checkpoint import checkpoint_config, load_checkpoint
+        from translate.runfolder.schema import checkpoint_config, load_checkpoint
 
-        ckpt = Path(args.out) / "ckpt" / "latest.pt"
+        ckpt = RunFolder(Path(args.out)).latest
         if not ckpt.is_file():
             raise TranslateError(f"--resume: no checkpoint at {ckpt}; start a new run without --resume")
         saved = config_to_dict(checkpoint_config(load_checkpoint(ckpt)))
@@ -89,15 +88,12 @@ def _build_config(args):
 
 
 def _start_distributed(cfg, info) -> None:
-    """Join torchrun's process group and pin this rank's GPU; rank 0 makes the dataset first."""
-    from translate.datasets.sources import resolve_source
+    """Join torchrun's process group and pin this rank's GPU (the dataset is resolved already, in run)."""
     from translate.engine import distributed as dist
     from translate.engine.device import resolve_device
 
     device = dist.local_device(resolve_device(cfg.train.device), info)
     dist.init_process_group(cfg.train.dist_backend, device, info)
-    if info.rank == 0:
-        resolve_source(cfg)  # e.g. generates the demo set once, not N times concurrently
     dist.barrier()
 
 
@@ -105,7 +101,10 @@ def run(args) -> int:
     if args.resume and not args.out:
         raise TranslateError("--resume needs --out RUN, the run folder to continue")
     cfg = _build_config(args)
-    cfg = resolve_source(cfg)  # a named dataset is fetched (or its absence reported) before torch is imported
+    # The one resolve_source of a training start (the Trainer keeps a resolved config): a named dataset is
+    # fetched, or its absence reported, before torch is imported. Concurrent DDP ranks are safe: the demo set
+    # and downloads are written to temp folders and renamed into place.
+    cfg = resolve_source(cfg)
     from translate.engine import distributed as dist  # torch is imported only once the config is valid
     from translate.engine.trainer import Trainer
 
@@ -133,7 +132,7 @@ def _train(args, cfg, info, Trainer) -> int:
         log.warning("data.num_workers=0: images are decoded between GPU steps; --set data.num_workers=4 "
                     "loads them in parallel worker processes, ahead of the steps")
     finished = trainer.fit()
-    ckpt = run_dir / "ckpt" / "latest.pt"
+    ckpt = RunFolder(run_dir).latest
     if info.rank != 0:
         return 0
     if not finished:

@@ -1,6 +1,8 @@
 """Periodic work around the step loop (detectron2-style hooks): logging, progress, samples, checkpoints.
 
-Each hook sees the trainer after every step and at the end; only rank 0 gets hooks that write files.
+A hook receives events (the methods of :class:`Hook`): after every step, at a stage change, after an
+evaluation and at the end. The trainer sends every event to every hook and never asks what a hook is;
+a hook that produces an event (EvalHook) sends it through ``trainer.emit``. Only rank 0 gets hooks.
 """
 from __future__ import annotations
 
@@ -13,14 +15,23 @@ from torchvision.utils import make_grid
 
 from translate.datasets.imageio import save_image
 from translate.engine.progress import Progress
+from translate.runfolder.layout import RunFolder
 
 
 class Hook:
+    """The events; each default does nothing."""
+
     def after_step(self, trainer, logs: dict[str, float]) -> None:
-        pass
+        """After each optimisation step (trainer.step already counts it)."""
+
+    def on_stage_change(self, trainer, old, new) -> None:
+        """Before the first step of stage ``new`` (trainer.stage is still ``old``)."""
+
+    def on_eval(self, trainer, record: dict) -> None:
+        """After an evaluation during training; ``record`` is the line written to metrics.jsonl."""
 
     def after_train(self, trainer) -> None:
-        pass
+        """When the loop ends, at the last step or after Ctrl-C."""
 
 
 class LogHook(Hook):
@@ -67,6 +78,9 @@ class ProgressHook(Hook):
         shown = {k: v for k, v in self.ema.items() if "/" in k and not k.startswith("time")}
         self.progress.update(trainer.step, shown)
 
+    def on_stage_change(self, trainer, old, new):
+        self.ema.clear()  # the next stage logs other losses
+
     def after_train(self, trainer):
         self.progress.close()
 
@@ -81,6 +95,9 @@ class SampleHook(Hook):
     def after_step(self, trainer, logs):
         if self.every and trainer.step % self.every == 0:
             self.write(trainer)
+
+    def on_stage_change(self, trainer, old, new):
+        self.after_train(trainer)  # a grid of the stage that ends (coop: input | G output | revised)
 
     def after_train(self, trainer):
         if not (self.folder / f"step_{trainer.step}.png").exists():
@@ -102,14 +119,14 @@ class SampleHook(Hook):
 class CheckpointHook(Hook):
     """Writes ckpt/latest.pt every ``every`` steps and at the end; ckpt/step_N.pt every ``keep_every``."""
 
-    def __init__(self, folder: Path, every: int, keep_every: int):
+    def __init__(self, folder: RunFolder, every: int, keep_every: int):
         self.folder, self.every, self.keep_every = folder, every, keep_every
 
     def after_step(self, trainer, logs):
         if self.every and trainer.step % self.every == 0:
-            trainer.save(self.folder / "latest.pt")
+            trainer.save(self.folder.latest)
         if self.keep_every and trainer.step % self.keep_every == 0:
-            trainer.save(self.folder / f"step_{trainer.step}.pt")
+            trainer.save(self.folder.kept(trainer.step))
 
     def after_train(self, trainer):
-        trainer.save(self.folder / "latest.pt")
+        trainer.save(self.folder.latest)

@@ -6,19 +6,21 @@ The stage a step belongs to is a pure function of the step, so a resume lands in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from torch import nn
+from torch import Tensor
 
 from translate.errors import ConfigError
+from translate.models.contract import TranslationModel
 
 
 @dataclass
 class Stage:
     name: str  # recorded in checkpoints and logs
-    model: nn.Module  # a TranslationModel: phases, phase_parameters, forward, phase_losses
+    model: TranslationModel  # translate/models/contract.py
     start: int  # first step of the stage
     end: int  # the stage runs while start <= step < end
+    images: dict[str, Tensor] = field(default_factory=dict)  # fixed images for the model's on_stage_start
 
 
 def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
@@ -39,10 +41,12 @@ def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
     stages = [Stage("coop", coop, 0, steps)]
     if warmup:
         stages.append(Stage("warmup", DWarmup(networks), steps, steps + warmup))
-    cut = networks
     if c.switch == "calibrate":
-        cut = CalibratedCUT(networks, *_calibration_images(cfg, c.calib_images))
-    stages.append(Stage("cut", cut, steps + warmup, total_steps))
+        calib_a, calib_b = _calibration_images(cfg, c.calib_images)
+        stages.append(Stage("cut", CalibratedCUT.sharing(networks), steps + warmup, total_steps,
+                            images={"a": calib_a, "b": calib_b}))
+    else:
+        stages.append(Stage("cut", networks, steps + warmup, total_steps))
     return stages
 
 

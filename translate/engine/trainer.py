@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from translate.checkpoint import FORMAT, capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from translate.config import Config, config_to_dict, save_config
+from translate.config import Config, save_config
 from translate.datasets.sources import resolve_source
 from translate.datasets.folder import build_dataset, build_loader, fixed_images, resolve_layout
 from translate.engine.device import (autocast, check_channels_last, compile_networks, resolve_device,
@@ -27,7 +26,11 @@ from translate.engine.hooks import CheckpointHook, LogHook, ProgressHook, Sample
 from translate.engine.optim import build_optimizers, lr_factor, set_lr
 from translate.engine.stages import build_stages, stage_at
 from translate.errors import CheckpointError, ConfigError, DataError
+from translate.models.contract import StageContext, optional_member
 from translate.models.cut import build_model
+from translate.runfolder.layout import RunFolder
+from translate.runfolder.schema import (load_checkpoint, restore_networks, restore_optimisation, save_checkpoint,
+                                        training_state)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ def resolve_schedule(train, n_a: int, global_batch: int) -> tuple[int, int]:
 class Trainer:
     def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, rank: int = 0, world_size: int = 1):
         self.run_dir = Path(run_dir)
+        self.folder = RunFolder(self.run_dir)  # the paths of everything the run writes
         self.rank, self.world_size = rank, world_size
         self.device = resolve_device(cfg.train.device)
         self.dtype = resolve_precision(cfg.train.precision, self.device)
@@ -64,7 +68,8 @@ class Trainer:
             torch.set_num_threads(cfg.train.threads)
         torch.manual_seed(cfg.train.seed)
         random.seed(cfg.train.seed)  # FastCUT's flip draws from it: ranks must agree, runs must repeat
-        cfg = resolve_source(cfg)
+        if not (cfg.data.root or cfg.data.domain_a):  # `translate train` passes a resolved config
+            cfg = resolve_source(cfg)
         self.dataset = build_dataset(cfg.data, split="train", seed=cfg.train.seed)
         total, decay = resolve_schedule(cfg.train, self.dataset.n_a, cfg.data.batch_size * world_size)
         self.cfg = cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=total, decay_steps=decay))
@@ -92,7 +97,7 @@ class Trainer:
         self.optimizers = self._build_optimizers()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
         if resume:
-            self.load(self.run_dir / "ckpt" / "latest.pt")
+            self.load(self.folder.latest)
         self.current_lr = cfg.train.lr * lr_factor(self.step, total, decay, self.lr_every)
         self.loader = build_loader(self.dataset, cfg.data, start_step=self.step, rank=rank, world_size=world_size,
                                    device_type=self.device.type)
@@ -115,14 +120,14 @@ class Trainer:
     def _build_hooks(self) -> list:
         from translate.metrics.hook import build_eval_hooks  # metrics load only with the hooks (rank 0)
 
-        t = self.cfg.train
+        t, folder = self.cfg.train, self.folder
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(self.cfg, self.run_dir / "config.yaml")
+        save_config(self.cfg, folder.config)
         return [
-            LogHook(self.run_dir / "log.jsonl", t.log_every),
+            LogHook(folder.log, t.log_every),
             ProgressHook(self.total_steps, self.step, t.log_every),
-            SampleHook(self.run_dir / "samples", self._sample_images(), t.sample_every),
-            CheckpointHook(self.run_dir / "ckpt", t.ckpt_every, t.keep_every),
+            SampleHook(folder.samples, self._sample_images(), t.sample_every),
+            CheckpointHook(folder, t.ckpt_every, t.keep_every),
             *build_eval_hooks(self),
         ]
 
@@ -153,42 +158,47 @@ class Trainer:
             self._toggle(phase)
             with autocast(self.device, self.dtype):
                 losses = model.phase_losses(phase, batch, out)
-            total = sum(v for k, v in losses.items() if not k.startswith("~"))
             opt = self.optimizers[phase]
             opt.zero_grad(set_to_none=True)
-            self.scaler.scale(total).backward()
+            self.scaler.scale(losses.total()).backward()
             if self.world_size > 1:
                 average_gradients(model.phase_parameters(phase), self.world_size)
             self.scaler.step(opt)
-            logs.update({k.lstrip("~"): float(v.detach()) for k, v in losses.items()})
+            logs.update(losses.log_values())
         self.scaler.update()
         if self.G_ema is not None:
             update_ema(self.G_ema, self.networks.G, self.cfg.train.ema)
-        logs.update(getattr(out, "diagnostics", None) or {})
+        logs.update(out.logs)
         return average_logs(logs, self.device) if self.world_size > 1 else logs
 
     @torch.no_grad()
     def sample_columns(self, a: torch.Tensor) -> list[torch.Tensor]:
         G = self.G_ema if self.G_ema is not None else self.networks.G
-        columns = getattr(self.stage.model, "sample_columns", None)
+        columns = optional_member(self.stage.model, "sample_columns")
         return columns(a, G) if columns else [a, G(a)]
 
     # ------------------------------------------------------------------ loop
+    def emit(self, event: str, *args) -> None:
+        """Send a hook event (a method of engine.hooks.Hook) to every hook."""
+        for hook in self.hooks:
+            getattr(hook, event)(self, *args)
+
     def _switch_stage_if_needed(self) -> None:
         stage = stage_at(self.stages, self.step)
         if stage is not self.stage:
-            for hook in self.hooks:  # a grid of the stage that ends (coop: input | G output | revised)
-                if isinstance(hook, SampleHook) and not (hook.folder / f"step_{self.step}.png").exists():
-                    hook.write(self)
-                if isinstance(hook, ProgressHook):
-                    hook.ema.clear()  # the next stage logs other losses
+            self.emit("on_stage_change", self.stage, stage)
             log.info("step %d: switching from stage %r to %r (optimiser states reset)", self.step, self.stage.name,
                      stage.name)
             self.stage = stage
             self.optimizers = self._build_optimizers()
-            on_enter = getattr(stage.model, "on_stage_start", None)
+            on_enter = optional_member(stage.model, "on_stage_start")
             if on_enter:
-                on_enter(self)
+                on_enter(StageContext(self.device, stage.images))
+
+    @property
+    def stopped(self) -> bool:
+        """Whether Ctrl-C asked the loop to stop early (hooks read it in after_train)."""
+        return self._stop_requested
 
     def _on_sigint(self, signum, frame) -> None:
         if self._stop_requested:
@@ -209,10 +219,8 @@ class Trainer:
                 self._switch_stage_if_needed()
                 logs = self.train_step(next(batches))
                 self.step += 1
-                for hook in self.hooks:
-                    hook.after_step(self, logs)
-            for hook in self.hooks:
-                hook.after_train(self)
+                self.emit("after_step", logs)
+            self.emit("after_train")
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
@@ -220,28 +228,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        models = {"G": self.networks.G.state_dict(), "D": self.networks.D.state_dict(),
-                  "F": self.networks.F.state_dict()}
-        if self.G_ema is not None:
-            models["G_ema"] = self.G_ema.state_dict()
-        return {
-            "format": FORMAT, "stage": self.stage.name, "step": self.step, "config": config_to_dict(self.cfg),
-            "models": models, "optim": {k: o.state_dict() for k, o in self.optimizers.items()},
-            "sched": {"policy": "constant_then_linear", "total_steps": self.total_steps,
-                      "decay_steps": self.decay_steps, "lr": self.current_lr},
-            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-            "rng": capture_rng(),
-        }
+        sched = {"policy": "constant_then_linear", "total_steps": self.total_steps, "decay_steps": self.decay_steps,
+                 "lr": self.current_lr}
+        return training_state(stage=self.stage.name, step=self.step, cfg=self.cfg, networks=self.networks,
+                              G_ema=self.G_ema, optimizers=self.optimizers, sched=sched, scaler=self.scaler)
 
     def save(self, path: Path) -> Path:
         return save_checkpoint(self.state_dict(), path)
 
     def load(self, path: Path) -> None:
         state = load_checkpoint(path, map_location=self.device)
-        for name in ("G", "D", "F"):
-            getattr(self.networks, name).load_state_dict(state["models"][name])
-        if self.G_ema is not None and "G_ema" in state["models"]:
-            self.G_ema.load_state_dict(state["models"]["G_ema"])
+        restore_networks(state, self.networks, self.G_ema)
         self.step = int(state["step"])
         # Keep the checkpoint's own stage: a file written on the last step of a stage resumes there, and the
         # loop then switches exactly as an uninterrupted run would (optimiser reset, on_stage_start).
@@ -251,10 +248,5 @@ class Trainer:
                                   f"(stages: {', '.join(by_name)})")
         self.stage = by_name[state["stage"]]
         self.optimizers = self._build_optimizers()
-        for phase, opt_state in state["optim"].items():
-            if phase in self.optimizers:
-                self.optimizers[phase].load_state_dict(opt_state)
-        if state.get("scaler") and self.scaler.is_enabled():
-            self.scaler.load_state_dict(state["scaler"])
-        restore_rng(state["rng"])
+        restore_optimisation(state, self.optimizers, self.scaler)
         log.info("resumed from %s at step %d (stage %s)", path, self.step, self.stage.name)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from translate.metrics.names import ALL_METRICS, DEFAULT_METRICS
+from translate.metrics.registry import ALL_METRICS, DEFAULT_METRICS, METRICS
 from translate.apply import translate_tensor
 from translate.datasets.folder import resolve_layout
 from translate.datasets.imageio import load_image
@@ -27,14 +27,14 @@ from translate.metrics.content import LPIPSDistance, gt_errors
 from translate.metrics.features import FeatureExtractor, build_extractor, describe
 from translate.metrics.fid import fid_from_features, kid_from_features
 from translate.metrics.weights import MissingWeightsError
+from translate.runfolder.layout import data_root
 
 log = logging.getLogger(__name__)
-MODE_SCALARS = ("mode_coverage", "mode_entropy", "mode_accuracy", "source_share")  # copied to the top level from modes.py's dict
+MODE_SCALARS = METRICS["modes"].figures  # copied to the top level from modes.py's dict
 
 
 def stats_cache_dir() -> Path:
-    base = os.environ.get("TRANSLATE_DATA") or Path.home() / ".cache" / "translate"
-    return Path(base) / "stats"
+    return data_root() / "stats"
 
 
 def load_images(files: Sequence[Path], size: int) -> torch.Tensor:
@@ -108,6 +108,7 @@ class Evaluator:
         self.real_a = load_images(self.files_a, self.image_size)  # (N, 3, S, S)
         self.real_b = None
         self._baseline: dict[str, float] | None = None  # figures of the untranslated inputs, computed once
+        self._fake_features = None  # features of the translations being scored (set by score)
         if self.extractor is not None:
             self.real_b = reference_features(self.extractor, self.root, files_b, split, self.image_size,
                                              self.batch_size)
@@ -150,32 +151,49 @@ class Evaluator:
         return torch.cat(outs)
 
     def score(self, fake: torch.Tensor) -> dict:
+        """The figures of ``fake`` (N, 3, S, S): each asked-for metric's registered ``compute`` method, in order."""
         out: dict = {"n_images": int(fake.shape[0]), "split": self.split, "image_size": self.image_size}
+        self._fake_features = None
         if self.extractor is not None:
-            feats = extract_features(self.extractor, fake, self.batch_size)
+            self._fake_features = extract_features(self.extractor, fake, self.batch_size)
             out.update(features=self.extractor.name, features_note=describe(self.extractor),
                        n_reference=int(self.real_b.shape[0]))
-            if "fid" in self.metrics:
-                out["fid"] = fid_from_features(feats, self.real_b)
-            if "kid" in self.metrics:
-                out["kid"], out["kid_std"] = kid_from_features(feats, self.real_b)
+        for name in ALL_METRICS:
+            if name in self.metrics:
+                getattr(self, METRICS[name].compute)(fake, out)
+        if self.extractor is not None:
             out.update(self._input_baseline())
-        if self.lpips is not None:
-            out["lpips"] = float(self.lpips(self.real_a, fake).mean())
-        if self.gt is not None:
-            out.update(gt_errors(fake, self.gt, self.mask))
-        if self.mode_coverage is not None:
-            try:
-                modes = self.mode_coverage(fake, self.root, split=self.split)
-            except TranslateError as e:  # e.g. a split without the labelled ground truth
-                log.warning("mode figures skipped: %s", e)
-                self.skipped["modes"] = str(e)
-            else:
-                out["modes"] = json.loads(json.dumps(modes, default=float))  # JSON-safe copy
-                out.update({k: float(modes[k]) for k in MODE_SCALARS if isinstance(modes.get(k), (int, float))})
         if self.skipped:
             out["skipped"] = dict(self.skipped)
         return out
+
+    # -- the registry's compute methods: each adds its metric's figures to ``out`` --------------
+
+    def score_fid(self, fake: torch.Tensor, out: dict) -> None:
+        out["fid"] = fid_from_features(self._fake_features, self.real_b)
+
+    def score_kid(self, fake: torch.Tensor, out: dict) -> None:
+        out["kid"], out["kid_std"] = kid_from_features(self._fake_features, self.real_b)
+
+    def score_lpips(self, fake: torch.Tensor, out: dict) -> None:
+        if self.lpips is not None:  # None when skipped (weights missing, lenient)
+            out["lpips"] = float(self.lpips(self.real_a, fake).mean())
+
+    def score_gt(self, fake: torch.Tensor, out: dict) -> None:
+        if self.gt is not None:  # None when the split has no paired ground truth
+            out.update(gt_errors(fake, self.gt, self.mask))
+
+    def score_modes(self, fake: torch.Tensor, out: dict) -> None:
+        if self.mode_coverage is None:  # the dataset has no mode labels
+            return
+        try:
+            modes = self.mode_coverage(fake, self.root, split=self.split)
+        except TranslateError as e:  # e.g. a split without the labelled ground truth
+            log.warning("mode figures skipped: %s", e)
+            self.skipped["modes"] = str(e)
+        else:
+            out["modes"] = json.loads(json.dumps(modes, default=float))  # JSON-safe copy
+            out.update({k: float(modes[k]) for k in MODE_SCALARS if isinstance(modes.get(k), (int, float))})
 
     def _input_baseline(self) -> dict[str, float]:
         """FID/KID of the untranslated A images against B: what doing nothing scores, for scale."""

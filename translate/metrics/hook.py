@@ -9,27 +9,28 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
 from translate.engine.hooks import Hook
 from translate.errors import ConfigError
-from translate.metrics.evaluate import ALL_METRICS, Evaluator
-from translate.metrics.summary import METRICS, lower_is_better
+from translate.metrics.evaluate import Evaluator
+from translate.metrics.registry import ALL_METRICS, FIGURES, lower_is_better
+from translate.records import read_step_records
+from translate.runfolder.layout import RunFolder
+
+METRIC_FIELDS = frozenset({*FIGURES, "kid_std", "n_images", "seconds"})  # the numbers of an evaluation record
 
 log = logging.getLogger(__name__)
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """The records of a metrics.jsonl; a later record for the same step (after a resume) replaces earlier ones."""
-    if not path.is_file():
-        return []
-    by_step: dict[int, dict] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            by_step[int(record["step"])] = record
-    return [by_step[s] for s in sorted(by_step)]
+    """The records of a metrics.jsonl; a later record for the same step (after a resume) replaces earlier ones.
+
+    Bad lines and non-numeric figures are skipped with a warning (see :func:`translate.records.read_step_records`).
+    """
+    return read_step_records(path, METRIC_FIELDS)
 
 
 class EvalHook(Hook):
@@ -37,8 +38,8 @@ class EvalHook(Hook):
 
     def __init__(self, evaluator: Evaluator, run_dir: Path, every: int, best: list[str], start_step: int = 0):
         self.evaluator = evaluator  # holds the fixed test subset and the reference features
-        self.path = Path(run_dir) / "metrics.jsonl"  # one JSON record per evaluation
-        self.ckpt_dir = Path(run_dir) / "ckpt"  # where best_<metric>.pt goes, beside latest.pt
+        self.folder = RunFolder(run_dir)  # best_<metric>.pt goes to its ckpt/, beside latest.pt
+        self.path = self.folder.metrics  # one JSON record per evaluation
         self.every = every  # steps between evaluations (> 0)
         self.best_metrics = best  # metrics whose best checkpoint is kept
         self.best: dict[str, tuple[float, int]] = {}  # metric -> (value, step) of the best so far
@@ -48,8 +49,10 @@ class EvalHook(Hook):
     def _drop_records_after(self, step: int) -> None:
         """On resume, forget evaluations beyond the checkpoint: the resumed run redoes them exactly."""
         records = [r for r in read_metrics(self.path) if r["step"] <= step]
-        if self.path.is_file():
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        if self.path.is_file():  # rewritten whole (which also drops a torn last line), atomically
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+            os.replace(tmp, self.path)
         for r in records:
             self._update_best(r)
 
@@ -70,7 +73,7 @@ class EvalHook(Hook):
             self.evaluate(trainer)
 
     def after_train(self, trainer):
-        if self.last_step != trainer.step and not getattr(trainer, "_stop_requested", False):
+        if self.last_step != trainer.step and not getattr(trainer, "stopped", False):
             self.evaluate(trainer)
 
     def evaluate(self, trainer) -> dict:
@@ -79,21 +82,19 @@ class EvalHook(Hook):
         result, _ = self.evaluator.run(G)
         record = {"step": trainer.step, "stage": trainer.stage.name,
                   "generator": "G_ema" if trainer.G_ema is not None else "G"}
-        record.update({k: v for k, v in result.items() if k in METRICS or k in ("kid_std", "features", "n_images")})
+        record.update({k: v for k, v in result.items() if k in FIGURES or k in ("kid_std", "features", "n_images")})
         record["seconds"] = round(time.perf_counter() - t0, 3)
         improved = self._update_best(record)
         for m in improved:
-            trainer.save(self.ckpt_dir / f"best_{m}.pt")
+            trainer.save(self.folder.best(m))
         record["improved"] = improved
         with self.path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
         self.last_step = trainer.step
-        shown = ", ".join(f"{k} {record[k]:.4g}" for k in METRICS if isinstance(record.get(k), float))
+        shown = ", ".join(f"{k} {record[k]:.4g}" for k in FIGURES if isinstance(record.get(k), float))
         log.info("eval at step %d [%s features]: %s%s", trainer.step, record.get("features", "-"), shown,
                  f" (new best {', '.join(improved)})" if improved else "")
-        for writer_hook in getattr(trainer, "hooks", []):
-            if hasattr(writer_hook, "write_eval"):
-                writer_hook.write_eval(record)
+        trainer.emit("on_eval", record)
         return record
 
 
@@ -103,7 +104,7 @@ def build_eval_hooks(trainer) -> list[Hook]:
     e = cfg.eval
     if cfg.train.eval_every < 0 or e.n_images < 0:
         raise ConfigError("train.eval_every and eval.n_images: expected zero or more")
-    unknown = [m for m in [*e.metrics, *e.best] if m not in ALL_METRICS and m not in METRICS]
+    unknown = [m for m in [*e.metrics, *e.best] if m not in ALL_METRICS and m not in FIGURES]
     if unknown:
         raise ConfigError(f"eval.metrics / eval.best: unknown metric(s) {', '.join(unknown)} "
                           f"(expected some of {', '.join(ALL_METRICS)}; best also takes gt_l1, gt_psnr, ...)")

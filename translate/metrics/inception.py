@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from translate.metrics.weights import ensure_weight_file
+from translate.runfolder.layout import weights_root
 
 log = logging.getLogger(__name__)
 FILENAME = "inception-2015-12-05.pt"
@@ -25,8 +26,7 @@ CLEANFID_DEFAULT_DIR = Path("/tmp")  # where clean-fid itself saves the file on 
 
 def weights_dir() -> Path:
     """$TRANSLATE_WEIGHTS, else ~/.cache/translate/weights."""
-    env = os.environ.get("TRANSLATE_WEIGHTS")
-    return Path(env) if env else Path.home() / ".cache" / "translate" / "weights"
+    return weights_root()
 
 
 def inception_weights() -> Path:

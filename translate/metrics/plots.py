@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 PANEL_W, PANEL_H = 420, 250  # pixels per panel
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 62, 14, 30, 34  # plot area inside a panel
 LINE, MARK, GRID, TEXT = (31, 119, 180), (214, 39, 40), (225, 225, 225), (30, 30, 30)
+SERIES = (LINE, (255, 127, 14), (44, 160, 44), (148, 103, 189))  # colours of a panel's series, in order
 
 
 @dataclass
@@ -21,6 +22,9 @@ class Panel:
     title: str  # shown above the plot, e.g. "G/nce" or "FID [tiny features]"
     points: list[tuple[float, float]]  # (step, value), sorted by step; non-finite values are dropped
     mark: tuple[float, float] | None = None  # a point to ring and label (the best evaluation)
+    label: str = ""  # legend entry of ``points`` when the panel has ``others``
+    others: list[tuple[str, list[tuple[float, float]]]] | None = None  # more (label, points) series to compare
+    hlines: tuple[float, ...] = ()  # reference levels drawn dashed (e.g. the GAN targets)
 
 
 def _font(size: int):
@@ -58,12 +62,14 @@ def draw_panel(panel: Panel) -> Image.Image:
     d = ImageDraw.Draw(img)
     small, big = _font(11), _font(14)
     d.text((MARGIN_L, 8), panel.title, fill=TEXT, font=big)
-    pts = [(x, y) for x, y in panel.points if math.isfinite(x) and math.isfinite(y)]
+    series = [(panel.label, panel.points), *(panel.others or [])]
+    series = [(name, [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]) for name, points in series]
+    pts = [p for _, points in series for p in points]
     x0, y0, x1, y1 = MARGIN_L, MARGIN_T, PANEL_W - MARGIN_R, PANEL_H - MARGIN_B
     if not pts:
         d.text((x0 + 10, (y0 + y1) // 2), "no data", fill=TEXT, font=small)
         return img
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts] + list(panel.hlines)
     yt = nice_ticks(min(ys), max(ys))
     xt = nice_ticks(min(xs), max(xs))
     ylo, yhi, xlo, xhi = yt[0], yt[-1], xt[0], xt[-1]
@@ -81,11 +87,19 @@ def draw_panel(panel: Panel) -> Image.Image:
         d.text((px, y1 + 5), _fmt(t), fill=TEXT, font=small, anchor="ma")
     d.text(((x0 + x1) / 2, PANEL_H - 4), "step", fill=TEXT, font=small, anchor="md")
     d.rectangle([x0, y0, x1, y1], outline=(120, 120, 120))
-    px_points = [to_px(x, y) for x, y in pts]
-    if len(px_points) > 1:
-        d.line(px_points, fill=LINE, width=2)
-    for px, py in px_points if len(px_points) <= 40 else []:
-        d.ellipse([px - 2.5, py - 2.5, px + 2.5, py + 2.5], fill=LINE)
+    for level in panel.hlines:
+        py = to_px(xlo, level)[1]
+        for px in range(int(x0), int(x1), 8):
+            d.line([(px, py), (min(px + 4, x1), py)], fill=(110, 110, 110))
+    for i, (name, points) in enumerate(series):
+        colour = SERIES[i % len(SERIES)]
+        px_points = [to_px(x, y) for x, y in points]
+        if len(px_points) > 1:
+            d.line(px_points, fill=colour, width=2)
+        for px, py in px_points if len(px_points) <= 40 else []:
+            d.ellipse([px - 2.5, py - 2.5, px + 2.5, py + 2.5], fill=colour)
+        if len(series) > 1 and name:
+            d.text((x1 - 6, y0 + 6 + 13 * i), name, fill=colour, font=small, anchor="ra")
     if panel.mark is not None:
         mx, my = to_px(*panel.mark)
         d.ellipse([mx - 6, my - 6, mx + 6, my + 6], outline=MARK, width=2)

@@ -5,7 +5,6 @@ last figure and the best one, each with the step it comes from and the checkpoin
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -13,24 +12,25 @@ from translate.errors import TranslateError
 from translate.metrics.hook import read_metrics
 from translate.metrics.plots import Panel, save_panels
 from translate.metrics.summary import METRICS, format_value, lower_is_better, metric_label
+from translate.records import read_step_records
+
+LOG_FIELDS = frozenset({"lr", "steps_per_s"})  # besides the losses (keys with a "/"), the numbers of log.jsonl
 
 
 def read_log(path: Path) -> list[dict]:
-    """log.jsonl records by step; a resumed run's later record for a step replaces the earlier one."""
-    by_step: dict[int, dict] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                record = json.loads(line)
-                by_step[int(record["step"])] = record
-    return [by_step[s] for s in sorted(by_step)]
+    """log.jsonl records by step; a resumed run's later record for a step replaces the earlier one.
+
+    Bad lines and non-numeric figures are skipped with a warning (see :func:`translate.records.read_step_records`).
+    """
+    return read_step_records(path, LOG_FIELDS)
 
 
 def loss_panels(records: list[dict]) -> list[Panel]:
     keys = sorted({k for r in records for k in r if "/" in k and not k.startswith("time")})
     panels = [Panel(k, [(r["step"], r[k]) for r in records if isinstance(r.get(k), (int, float))]) for k in keys]
     if any("lr" in r for r in records):
-        panels.append(Panel("learning rate", [(r["step"], r["lr"]) for r in records if "lr" in r]))
+        panels.append(Panel("learning rate", [(r["step"], r["lr"]) for r in records
+                                              if isinstance(r.get("lr"), (int, float))]))
     return panels
 
 

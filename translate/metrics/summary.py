@@ -14,24 +14,10 @@ import torch
 from torchvision.utils import make_grid
 
 from translate.datasets.imageio import save_image
+from translate.metrics.registry import FIGURES, lower_is_better  # noqa: F401 (lower_is_better: summary's API)
 
-# metric -> (label, scale, format, lower is better); KID is shown x 10^3 as in most papers.
-METRICS = {
-    "fid": ("FID", 1.0, "{:.2f}", True),
-    "kid": ("KID x 10^3", 1e3, "{:.2f}", True),
-    "lpips": ("LPIPS(input, output)", 1.0, "{:.4f}", True),
-    "gt_l1": ("L1 to ground truth", 1.0, "{:.4f}", True),
-    "gt_bg_l1": ("L1 to ground truth, background", 1.0, "{:.4f}", True),
-    "gt_psnr": ("PSNR to ground truth (dB)", 1.0, "{:.2f}", False),
-    "mode_coverage": ("mode coverage (share of B's modes produced)", 1.0, "{:.3f}", False),
-    "mode_entropy": ("mode balance (normalised entropy)", 1.0, "{:.3f}", False),
-    "mode_accuracy": ("mode accuracy (outputs in the mode their input calls for)", 1.0, "{:.3f}", False),
-    "source_share": ("outputs still in domain A's style", 1.0, "{:.3f}", True),
-}
-
-
-def lower_is_better(metric: str) -> bool:
-    return METRICS.get(metric, ("", 1.0, "", True))[3]
+# figure -> (label, scale, format, lower is better), a view of the registry (translate/metrics/registry.py).
+METRICS = {k: (f.label, f.scale, f.fmt, f.lower_is_better) for k, f in FIGURES.items()}
 
 
 def metric_label(metric: str, features: str | None) -> str:

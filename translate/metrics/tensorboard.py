@@ -31,7 +31,7 @@ class TensorBoardHook(Hook):
             self.writer.add_scalar("train/lr", trainer.current_lr, trainer.step)
             self.sums, self.count = {}, 0
 
-    def write_eval(self, record: dict) -> None:
+    def on_eval(self, trainer, record: dict) -> None:
         for k, v in record.items():
             if isinstance(v, float) and k != "seconds":
                 tag = f"eval/{k}[{record.get('features')}]" if k.split("_")[0] in ("fid", "kid") else f"eval/{k}"

@@ -1,0 +1,63 @@
+"""Rebuilding what inference needs from a checkpoint alone: G (or G_ema), D, and the test-time refiner.
+
+apply, eval and the web demo load through here; the refiner takes its settings from the checkpoint's
+``coop`` section unless the caller overrides the step size.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from translate.config import Config
+from translate.errors import CheckpointError, TranslateError
+from translate.runfolder.schema import checkpoint_config, load_checkpoint
+
+
+def load_translator(path: str | Path, device: str | torch.device = "cpu", use_ema: bool = True,
+                    with_discriminator: bool = False) -> tuple[nn.Module, Config] | tuple[nn.Module, Config, nn.Module | None]:
+    """G (G_ema when present and ``use_ema``) in eval mode, rebuilt from the checkpoint's own config.
+
+    With ``with_discriminator=True`` returns ``(G, cfg, D)``, D being None when the checkpoint has none.
+    This is the only loader that apply, eval and the web demo use.
+    """
+    from translate.models.cut import build_discriminator, build_generator  # local: keeps this import light
+
+    state = load_checkpoint(path, map_location="cpu")
+    cfg = checkpoint_config(state)
+    models = state["models"]
+    key = "G_ema" if use_ema and "G_ema" in models else "G"
+    if key not in models:
+        raise CheckpointError(f"checkpoint '{path}' holds no generator weights")
+    G = build_generator(cfg.model)
+    G.load_state_dict(models[key])
+    G.to(device).eval().requires_grad_(False)
+    if not with_discriminator:
+        return G, cfg
+    D = None
+    if "D" in models:
+        D = build_discriminator(cfg.model)
+        D.load_state_dict(models["D"])
+        D.to(device).eval().requires_grad_(False)
+    return G, cfg, D
+
+
+def refiner_available() -> bool:
+    """Test-time EBM refinement needs the CoopInit code (translate.models.coop.build_refiner)."""
+    try:
+        from translate.models.coop import build_refiner  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_checkpoint_refiner(cfg: Config, D: nn.Module, steps: int, step_size: float | None = None):
+    """The Langevin refiner under D's energy with the checkpoint's coop settings (``step_size`` overrides δ)."""
+    if not refiner_available():
+        raise TranslateError("test-time refinement needs translate.models.coop, which this install lacks")
+    from translate.models.coop import build_refiner
+
+    coop = cfg.coop
+    return build_refiner(D, steps, coop.step_size if step_size is None else step_size, sigma=coop.sigma,
+                         normalize=coop.normalize_step)
