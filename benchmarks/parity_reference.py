@@ -36,9 +36,9 @@ runpy.run_path(os.path.join(repo, "train.py"), run_name="__main__")
 
 # Builds the reference's own G, loads its weights and translates one image: the forward-equality check.
 FORWARD_CHECK = '''\
-import sys, torch
+import importlib, sys, torch
 sys.path.insert(0, sys.argv[1])
-from models import networks
+networks = importlib.import_module("models.networks")  # the reference's package, not ours
 weights, ngf, n_blocks, x_path, y_path = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 G = networks.define_G(3, 3, ngf, "resnet_%dblocks" % n_blocks, "instance", False, "xavier", 0.02, False, False, [])
 G.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
@@ -51,7 +51,7 @@ with torch.no_grad():
 # Steps the reference's CUTModel on given batches from its own initial weights, recording the PatchNCE
 # locations it draws, its losses and its weights: the step-for-step check of benchmarks/parity_steps.py.
 REF_STEPS = '''\
-import argparse, json, sys, numpy as np, torch
+import argparse, importlib, json, sys, numpy as np, torch
 repo, seed, data_path, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 _add = argparse.ArgumentParser.add_argument
 def add_argument(self, *a, **k):
@@ -60,8 +60,8 @@ def add_argument(self, *a, **k):
     return _add(self, *a, **k)
 argparse.ArgumentParser.add_argument = add_argument
 sys.path.insert(0, repo)
-from options.train_options import TrainOptions
-from models import create_model
+TrainOptions = importlib.import_module("options.train_options").TrainOptions
+create_model = importlib.import_module("models").create_model  # the reference's package, not ours
 torch.set_num_threads(1); torch.manual_seed(seed); np.random.seed(seed)
 opt = TrainOptions(cmd_line=" ".join(sys.argv[5:])).parse()
 batches = torch.load(data_path, weights_only=True)
