@@ -7,14 +7,17 @@ from __future__ import annotations
 import torch
 
 
-def lr_factor(step: int, total_steps: int, decay_steps: int) -> float:
-    """1 for the first ``total - decay`` steps, then linear to 0 at ``total`` (the reference's 'linear' policy)."""
+def lr_factor(step: int, total_steps: int, decay_steps: int, every: int = 1) -> float:
+    """1 for the first ``total - decay`` steps, then linear to 0 at ``total`` (the reference's 'linear' policy).
+
+    ``every`` > 1 changes the factor only once per ``every`` steps, as the reference does once per epoch.
+    """
     if decay_steps <= 0:
         return 1.0
     start = total_steps - decay_steps
-    # As the reference's 'linear' policy: the first decaying step already runs at 1 - 1/(decay + 1), the last
-    # at 1/(decay + 1), so no step is wasted at a learning rate of zero.
-    return 1.0 - max(0, step + 1 - start) / float(decay_steps + 1)
+    # As the reference's 'linear' policy: the first decaying step (or epoch) already runs at 1 - 1/(decay + 1),
+    # the last at 1/(decay + 1), so no step is wasted at a learning rate of zero.
+    return 1.0 - max(0.0, step // every + 1 - start / every) / (decay_steps / every + 1)
 
 
 def build_optimizers(model, lr: float, betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
