@@ -159,3 +159,10 @@ def test_figure_script_writes_input_and_output_rows(assets, tmp_path, capsys):
     w, h = Image.open(out).size
     assert w == 3 * 64 + 2 * 4 and h == 2 * (64 + fig.LABEL_H)  # smoke images are 32 px, enlarged twice
     assert fig.main(["--ckpt", "demo", "--out", str(out)]) == 2 and "--overwrite" in capsys.readouterr().err
+
+
+def test_eval_of_the_bundled_file_never_writes_into_the_package(assets):
+    from translate.commands.eval import _default_out
+
+    out = _default_out(assets / "demo.pt", "test", "tiny")
+    assert out == Path("runs/bundled_demo/eval/demo_test_tiny")
