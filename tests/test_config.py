@@ -76,7 +76,7 @@ def test_coop_presets_are_deltas_of_their_base():
     for coop, base in (("coop_cut", "cut"), ("coop_fastcut", "fastcut"), ("coop_demo", "demo")):
         c, b = config_to_dict(load_config(coop)), config_to_dict(load_config(base))
         assert c["preset"] == coop and b["preset"] == base
-        assert c["coop"]["enabled"] and c["coop"]["fraction"] == 0.05
+        assert c["coop"]["enabled"] and c["coop"]["fraction"] == 0.10  # the sweep's stage length
         assert {k: v for k, v in c.items() if k not in ("preset", "coop")} == \
                {k: v for k, v in b.items() if k not in ("preset", "coop")}
 
