@@ -15,6 +15,7 @@ import gradio as gr
 from translate.app.predict import Translator, describe_device, refiner_available
 from translate.app.runs import CheckpointInfo, example_images
 from translate.datasets.imageio import load_image
+from translate.runfolder.bundled import demo_test_images, is_bundled
 from translate.errors import TranslateError
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,13 @@ class DemoHandlers:
         """[(file, thumbnail)] from the checkpoint's dataset; the gallery shows them in this order."""
         if info is None:
             return []
-        key = f"{info.dataset}|{info.config.data.root}|{info.config.data.domain_a}"
+        bundled = is_bundled(info.path)
+        key = f"{bundled}|{info.dataset}|{info.config.data.root}|{info.config.data.domain_a}"
         if key not in self._examples:
-            self._examples[key] = _thumbnails(example_images(info.config, self.n_examples))
+            # Only the bundled checkpoint (trusted: it ships with the package) may generate its test images.
+            found = (demo_test_images(info.config, self.n_examples) if bundled
+                     else example_images(info.config, self.n_examples))
+            self._examples[key] = _thumbnails(found)
         return self._examples[key]
 
     def _info(self, label: str | None) -> CheckpointInfo | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from translate.config import Config
 from translate.errors import CheckpointError, TranslateError
+from translate.runfolder.bundled import is_bundled
 from translate.runfolder.layout import RunFolder, run_of
 from translate.runfolder.schema import CheckpointInfo, read_checkpoint_info
 
@@ -20,6 +21,8 @@ __all__ = ["CheckpointCatalog", "CheckpointInfo", "example_images", "read_checkp
 
 
 def _run_name(ckpt: Path, root: Path) -> str:
+    if is_bundled(ckpt):
+        return "bundled demo model"
     run_dir = run_of(ckpt).root
     if run_dir == root or root not in run_dir.parents:
         return run_dir.name or str(run_dir)

@@ -95,7 +95,8 @@ def _single_tab(limits: Limits, example_images: list):
         with gr.Accordion("Before ↔ after slider", open=False):
             compare = gr.ImageSlider(label="Input ↔ translated", type="filepath", format="png", max_height=420,
                                      interactive=False, elem_id="compare-slider")
-        examples = gr.Gallery(example_images or None, label="Examples from the dataset's test split (click to use)",
+        examples = gr.Gallery(example_images or None, label="Examples from the dataset's test split (click one to "
+                              "translate it)",
                               columns=8, height=170, allow_preview=False, format="png", object_fit="contain",
                               elem_id="examples", visible=bool(example_images))
     return inp, out, go, status, download, compare, examples
@@ -155,7 +156,10 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
         view = [card_md, refine, examples]
         picker.change(h.checkpoint_view, picker, view, queue=False)
         refresh.click(h.refresh, picker, [picker, *view], queue=False)
-        examples.select(h.pick_example, picker, [inp, out, download, status, compare], queue=False)
+        # One click on an example shows its translation: pick it, then translate it in the shared queue.
+        examples.select(h.pick_example, picker, [inp, out, download, status, compare], queue=False).success(
+            h.translate_one, [inp, picker, refine], [out, download, status, compare], concurrency_limit=1,
+            concurrency_id=CONCURRENCY_ID)
         go.click(h.translate_one, [inp, picker, refine], [out, download, status, compare], api_name="translate",
                  concurrency_limit=1, concurrency_id=CONCURRENCY_ID)
         bgo.click(h.translate_many, [files, picker, refine], [bgallery, bzip, bstatus], api_name="translate_batch",

@@ -151,7 +151,7 @@ def parse_args(argv=None):
     p.add_argument("--merge", nargs="+", metavar="JSON", help="only print the table of earlier --json files")
     p.add_argument("--refine", nargs="+", metavar="RUN", help="only score kept runs (RUN/ckpt/latest.pt) without "
                    "and with test-time Langevin refinement under their D")
-    p.add_argument("--refine-steps", type=int, default=10, help="Langevin steps for --refine")
+    p.add_argument("--refine-steps", default="10", help="Langevin steps for --refine (comma-separated: several)")
     p.add_argument("--refine-step-size", type=float, default=0.01, help="RMS pixel move per step for --refine")
     return p.parse_args(argv)
 
@@ -165,13 +165,17 @@ def refine_rows(args, evaluator: Evaluator) -> list[dict]:
     for run in args.refine:
         G, cfg, D = load_translator(Path(run) / "ckpt" / "latest.pt", with_discriminator=True)
         scores, fake = evaluator.run(G)
-        refine = build_refiner(D, args.refine_steps, args.refine_step_size)
-        refined = torch.cat([refine(fake[i:i + 16]) for i in range(0, fake.shape[0], 16)])
-        for name, s in (("plain", scores), (f"refined T={args.refine_steps}", evaluator.score(refined))):
+        rows = [("plain", scores)]
+        for steps in (int(t) for t in str(args.refine_steps).split(",")):
+            refine = build_refiner(D, steps, args.refine_step_size)
+            refined = torch.cat([refine(fake[i:i + 16]) for i in range(0, fake.shape[0], 16)])
+            rows.append((f"refined T={steps}", evaluator.score(refined)))
+        for name, s in rows:
             row = {k: s[k] for k in ("kid", "fid", "gt_l1", "gt_bg_l1") if k in s}
             row.update({k: s.get("modes", {})[k] for k in ("mode_accuracy", "mode_coverage", "mode_entropy",
                                                            "source_share") if k in s.get("modes", {})})
-            runs.append({"method": f"{'coop' if cfg.coop.enabled else 'cut'}, {name}", "run": run, **row})
+            runs.append({"method": f"{'coop' if cfg.coop.enabled else 'cut'}, {name}", "run": run, **row,
+                         "seed": cfg.train.seed})
     return runs
 
 

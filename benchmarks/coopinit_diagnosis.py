@@ -46,12 +46,13 @@ def series(records: list[dict], *keys: str, scale: float = 1.0) -> list[tuple[fl
     return out
 
 
-def switch_step(records: list[dict]) -> int | None:
-    """The first logged step of the CUT stage after another stage, or None for a CUT-only run."""
-    stages = [(r["step"], r.get("stage")) for r in records]
-    if not stages or stages[0][1] == "cut":
-        return None
-    return next((s for s, name in stages if name == "cut"), None)
+def switch_step(run: Path) -> int | None:
+    """The step where a run's cooperative stage ends (from its config.yaml), or None for a CUT-only run."""
+    from translate.config import load_config
+    from translate.engine.stages import coop_steps
+
+    cfg = load_config(run / "config.yaml")
+    return coop_steps(cfg.coop, cfg.train.steps) if cfg.coop.enabled else None
 
 
 def panels(runs: dict[str, tuple[list[dict], list[dict]]], langevin_steps: int) -> list[Panel]:
@@ -92,6 +93,31 @@ def table(runs: dict[str, tuple[list[dict], list[dict]]], steps: list[int]) -> s
     return "\n".join(rows)
 
 
+def side_by_side(runs: list[Path], names: list[str], out: Path) -> Path:
+    """The last sample grid of each run (input | output columns), side by side under the run's name."""
+    from PIL import Image, ImageDraw
+
+    from translate.metrics.plots import TEXT, _font
+
+    grids = []
+    for run in runs:
+        files = sorted((run / "samples").glob("step_*.png"), key=lambda f: int(f.stem.split("_")[1]))
+        if not files:
+            raise SystemExit(f"{run}/samples: no sample grid; train with train.sample_every >= 0")
+        grids.append(Image.open(files[-1]).convert("RGB"))
+    gap, head = 12, 24
+    sheet = Image.new("RGB", (sum(g.width for g in grids) + gap * (len(grids) - 1), max(g.height for g in grids) + head),
+                      "white")
+    x = 0
+    for grid, name in zip(grids, names):
+        sheet.paste(grid, (x, head))
+        ImageDraw.Draw(sheet).text((x + 4, 4), name, fill=TEXT, font=_font(14))
+        x += grid.width + gap
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (the first is drawn in blue)")
@@ -99,18 +125,21 @@ def main(argv=None) -> int:
     p.add_argument("--langevin-steps", type=int, default=15, help="T of the coop runs (pixel change per step)")
     p.add_argument("--at", default="", help="steps for the table (default: the switch and 100, 200, 400 after)")
     p.add_argument("--out", default="coopinit_diagnosis.png", help="PNG to write")
+    p.add_argument("--samples", metavar="PNG", help="also put the runs' last sample grids side by side here")
     args = p.parse_args(argv)
     names = args.names.split(",") if args.names else [Path(r).name for r in args.runs]
     runs = {n: (read_jsonl(Path(r) / "log.jsonl"), read_jsonl(Path(r) / "metrics.jsonl")) for n, r in zip(names, args.runs)}
     if not any(lg for lg, _ in runs.values()):
         print(f"no log.jsonl records in {', '.join(args.runs)}", file=sys.stderr)
         return 2
-    switch = next((s for lg, _ in runs.values() if (s := switch_step(lg)) is not None), 0)
+    switch = next((s for r in args.runs if (s := switch_step(Path(r))) is not None), 0)
     steps = [int(s) for s in args.at.split(",") if s] or [switch, switch + 100, switch + 200, switch + 400]
     out = save_panels(panels(runs, args.langevin_steps), Path(args.out), columns=3,
                       title=f"{' vs '.join(names)}; the cooperative stage ends at step {switch}")
     print(table(runs, steps))
     print(f"wrote {out}")
+    if args.samples:
+        print(f"wrote {side_by_side([Path(r) for r in args.runs], names, Path(args.samples))}")
     return 0
 
 

@@ -93,9 +93,12 @@ class CUTModel(nn.Module):
             flipped=flipped,
         )
 
-    def nce_loss(self, feat_k: list[Tensor], target: Tensor, flipped: bool) -> Tensor:
-        """PatchNCE between detached keys of the source and queries from G's encoder on ``target``."""
-        feat_q = self.G.encode(target, self.nce_layers)
+    def nce_loss(self, feat_k: list[Tensor], target: Tensor, flipped: bool,
+                 feat_q: list[Tensor] | None = None) -> Tensor:
+        """PatchNCE between detached keys of the source and queries from G's encoder on ``target``
+        (``feat_q``: those queries when the caller has already encoded ``target``)."""
+        if feat_q is None:
+            feat_q = self.G.encode(target, self.nce_layers)
         if flipped:
             feat_q = [torch.flip(f, dims=[3]) for f in feat_q]
         samples_k, patch_ids = self.F(feat_k, self.num_patches)
@@ -109,18 +112,35 @@ class CUTModel(nn.Module):
         if not self._wants_nce():
             return {}
         losses = {}
-        nce = self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped)
+        feat_q, feat_q_idt = self._encode_queries(out)
+        nce = self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped, feat_q)
         if out.idt_b is not None:
-            nce_y = self.lambda_nce * self.nce_loss(out.feat_k_idt, out.idt_b, out.flipped)
+            nce_y = self.lambda_nce * self.nce_loss(out.feat_k_idt, out.idt_b, out.flipped, feat_q_idt)
             losses["G/nce_idt"] = 0.5 * nce_y
             nce = 0.5 * nce
         losses["G/nce"] = nce
         return losses
 
+    def _encode_queries(self, out: StepOutputs) -> tuple[list[Tensor], list[Tensor] | None]:
+        """G's encoder on fake_b and idt_b in one batched pass (one call per layer instead of two, which
+        matters on CPU at small sizes); every layer is per-image, so the features are those of two passes."""
+        if out.idt_b is None:
+            return self.G.encode(out.fake_b, self.nce_layers), None
+        n = out.fake_b.shape[0]
+        feats = self.G.encode(torch.cat([out.fake_b, out.idt_b]), self.nce_layers)
+        return [f[:n] for f in feats], [f[n:] for f in feats]
+
+    def _discriminate(self, fake: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
+        """D on fake and real images; one batched pass when no augmentation draws per-call randomness (D is
+        per-image: instance norm, no batch statistics), two passes otherwise."""
+        if self.d_augment is not None or fake.shape != real.shape:
+            return self.D(self.D_input(fake)), self.D(self.D_input(real))
+        pred = self.D(torch.cat([fake, real]))
+        return pred[: fake.shape[0]], pred[fake.shape[0]:]
+
     def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> PhaseLosses:
         if phase == "D":
-            pred_fake = self.D(self.D_input(out.fake_b.detach()))
-            pred_real = self.D(self.D_input(out.real_b))
+            pred_fake, pred_real = self._discriminate(out.fake_b.detach(), out.real_b)
             loss_fake = gan_loss(pred_fake, False, self.gan_mode)
             loss_real = gan_loss(pred_real, True, self.gan_mode)
             return PhaseLosses({"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real},

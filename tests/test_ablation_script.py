@@ -41,6 +41,12 @@ def test_ablation_runs_both_methods_resumes_and_diagnoses(tmp_path, data_home, m
 
     diagnosis = load_script("coopinit_diagnosis")
     png = tmp_path / "diag.png"
-    assert diagnosis.main([str(out / "cut_s0"), str(out / "coop_s0"), "--names", "cut,coop", "--out", str(png)]) == 0
+    grid = tmp_path / "grid.png"
+    assert diagnosis.main([str(out / "cut_s0"), str(out / "coop_s0"), "--names", "cut,coop", "--out", str(png),
+                           "--samples", str(grid)]) == 0
     printed = capsys.readouterr().out
     assert png.stat().st_size > 10_000 and "| coop |" in printed and "| cut |" in printed
+    from PIL import Image
+
+    with Image.open(grid) as sheet, Image.open(sorted((out / "cut_s0" / "samples").glob("*.png"))[-1]) as one:
+        assert sheet.width > 2 * one.width and sheet.height > one.height

@@ -122,9 +122,69 @@ def test_example_click_and_refinement_steps(page):
     assert thumbs.count() == 6  # the smoke set's testA
     thumbs.nth(1).click()
     page.locator("#input-image img").first.wait_for(state="visible")
+    page.locator("#status", has_text="Translated 32×32").wait_for(state="visible")  # one click translates it
     steps = page.locator("#refine-steps input[type=number]")  # shown: the smoke checkpoint holds D
     steps.fill("2")
     steps.press("Enter")
     page.click("#translate-btn")
-    page.locator("#status", has_text="Translated 32×32").wait_for(state="visible")
-    assert "with 2 refinement step(s)" in page.locator("#status").inner_text()
+    page.locator("#status", has_text="with 2 refinement step(s)").wait_for(state="visible")
+    assert "Translated 32×32" in page.locator("#status").inner_text()
+
+
+@pytest.fixture(scope="module")
+def bundled_server(smoke_run, tmp_path_factory):
+    """``translate demo`` with no arguments, run in-process without blocking: the shipped demo.pt, or where
+    that is absent (and TRANSLATE_REQUIRE_DEMO_CKPT is not 1) a stand-in made from the smoke run."""
+    import importlib.util
+
+    import translate.app
+    from translate.cli import main
+    from translate.runfolder import bundled
+
+    with pytest.MonkeyPatch.context() as mp:
+        if not bundled.bundled_checkpoint().is_file():
+            if os.environ.get("TRANSLATE_REQUIRE_DEMO_CKPT") == "1":
+                pytest.fail(f"{bundled.bundled_checkpoint()} is missing but TRANSLATE_REQUIRE_DEMO_CKPT=1")
+            script = Path(__file__).resolve().parents[1] / "benchmarks" / "make_demo_checkpoint.py"
+            spec = importlib.util.spec_from_file_location("make_demo_checkpoint", script)
+            make = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(make)
+            assets = tmp_path_factory.mktemp("assets")
+            assert make.main([str(smoke_run / "ckpt" / "latest.pt"), "--out", str(assets / "demo.pt")]) == 0
+            mp.setattr(bundled, "ASSETS", assets)
+        started = {}
+        launch = translate.app.launch_demo
+
+        def nonblocking(*args, **kwargs):
+            started["demo"], started["url"] = launch(*args, **{**kwargs, "block": False, "quiet": True})
+
+        mp.setattr(translate.app, "launch_demo", nonblocking)
+        assert main(["demo"]) == 0
+        yield started["demo"], started["url"]
+        started["demo"].close()
+
+
+def test_demo_without_arguments_translates_an_example_on_one_click(browser, bundled_server):
+    from translate.runfolder.bundled import demo_test_images
+
+    demo, url = bundled_server
+    assert url.startswith("http://127.0.0.1:")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(url)
+        page.locator("#run-card", has_text="bundled demo model").wait_for(state="visible")
+        thumbs = page.locator("#examples img")
+        thumbs.first.wait_for(state="visible")
+        thumbs.first.click()  # the only action: no upload, no Translate button
+        page.locator("#status", has_text="Translated").wait_for(state="visible")
+        out = page.locator("#output-image img").first
+        out.wait_for(state="visible")
+        page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=out.element_handle())
+        catalog = demo.translator.catalog
+        (first,) = demo_test_images(catalog.get(catalog.labels[0]).config, 1)
+        assert out.evaluate("el => [el.naturalWidth, el.naturalHeight]") == list(Image.open(first).size)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo_bundled.png"), full_page=True)
+    finally:
+        page.close()

@@ -1,5 +1,6 @@
 """The CLI end to end on smoke.yaml: train, apply, resume, and one-line errors."""
 import pytest
+import shlex
 import subprocess
 import sys
 
@@ -20,6 +21,14 @@ def test_train_then_apply(data_home, tmp_path):
     assert (run / "ckpt" / "latest.pt").is_file() and (run / "config.yaml").is_file()
     assert (run / "samples" / "step_6.png").is_file() and (run / "log.jsonl").is_file()
     assert "step/s" in res.stderr and "left" in res.stderr
+    last = res.stderr.strip().splitlines()[-4:]  # the end-of-train lines: samples, and the commands to try it
+    assert last[1].startswith(f"samples: {run / 'samples'}/ (latest: step_6.png")
+    assert last[2].endswith(f"translate demo --ckpt {run}")
+    apply_cmd = shlex.split(last[3].split(":", 1)[1])
+    assert apply_cmd[:3] == ["translate", "apply", "--ckpt"] and apply_cmd[3] == str(run / "ckpt" / "latest.pt")
+    res = translate(*apply_cmd[1:])  # the printed command, as printed: it translates the test images
+    assert res.returncode == 0, res.stderr
+    assert len(list((run / "translated").glob("*.png"))) == 6
 
     src = tmp_path / "in"
     src.mkdir()

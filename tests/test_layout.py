@@ -68,3 +68,16 @@ def test_no_source_file_imports_a_folder_by_its_bare_name():
                 if len(words) >= 2 and words[0] in ("import", "from") and words[1].split(".")[0] in bare:
                     offenders.append(f"{path.relative_to(REPO)}: {line.strip()}")
     assert not offenders
+
+
+def test_the_bundled_demo_checkpoint_is_package_data():
+    """`pip install .` must carry translate/assets/demo.pt and demo.json (translate/runfolder/bundled.py)."""
+    import fnmatch
+
+    from translate.runfolder.bundled import bundled_checkpoint, bundled_scores
+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "translate.assets" in setuptools["packages"]
+    for path in (bundled_checkpoint(), bundled_scores()):
+        assert path.parent == REPO / "translate" / "assets"
+        assert any(fnmatch.fnmatch(path.name, p) for p in setuptools["package-data"]["translate.assets"])

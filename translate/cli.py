@@ -13,7 +13,7 @@ from translate import __version__
 from translate.errors import TranslateError
 
 # Each module exposes add_parser(subparsers) and run(args) -> int.
-COMMANDS = ["train", "apply", "datasets", "eval", "report", "demo"]
+COMMANDS = ["train", "apply", "export", "datasets", "eval", "report", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,6 +109,7 @@ class TrainConfig:
     epochs: float = 0.0  # alternative to steps: passes over domain A
     decay_epochs: float = 0.0
     lr: float = 2e-4
+    lr_per_epoch: bool = False  # change the LR once per pass over domain A, as the reference (off: every step)
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0

@@ -15,7 +15,8 @@ def add_parser(sub) -> None:
                        description="Translate files, folders (recursively) and globs; outputs are PNGs with "
                                    "the input names and sizes.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
-    p.add_argument("--ckpt", required=True, help="checkpoint file (RUN/ckpt/latest.pt) or run folder")
+    p.add_argument("--ckpt", required=True, help="checkpoint file (RUN/ckpt/latest.pt), run folder, or 'demo' "
+                                                 "(the bundled demo model)")
     p.add_argument("--out", required=True, help="output folder (created if missing); it may not hold an input")
     p.add_argument("--overwrite", action="store_true",
                    help="replace files of the same name already in --out (refused by default)")
@@ -24,6 +25,8 @@ def add_parser(sub) -> None:
                         "4096x4096; 0 = no limit)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (same-size images only)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "bf16", "compile", "onnxruntime"),
+                   help="how G runs (translate/inference.py); auto: the fastest that matches fp32 PyTorch")
     p.add_argument("--no-ema", action="store_true", help="use G rather than G_ema when both are saved")
     p.add_argument("--refine-steps", type=int, default=0, metavar="N",
                    help="test-time refinement: N Langevin steps under the checkpoint's D as an energy (CoopInit)")
@@ -51,6 +54,7 @@ def _build_refine(args, cfg, D):
 
 def run(args) -> int:
     from translate.apply import MAX_PIXELS, apply_plan, plan_apply
+    from translate.runfolder.bundled import resolve_checkpoint
     from translate.runfolder.translator import load_translator
     from translate.engine.device import resolve_device
 
@@ -59,10 +63,14 @@ def run(args) -> int:
     if args.max_pixels is not None and not args.max_pixels >= 0:
         raise TranslateError(f"--max-pixels: expected zero or more megapixels, got {args.max_pixels}")
     max_pixels = MAX_PIXELS if args.max_pixels is None else int(args.max_pixels * 1e6) or None
+    args.ckpt = str(resolve_checkpoint(args.ckpt))  # 'demo' is the bundled model
     plan = plan_apply(args.inputs, args.out, overwrite=args.overwrite)  # checks --out before the slow load
     device = resolve_device(args.device)
     G, cfg, D = load_translator(args.ckpt, device=device, use_ema=not args.no_ema, with_discriminator=True)
     refine = _build_refine(args, cfg, D)
+    from translate.inference import build_backend
+
+    G = build_backend(G, args.backend, device)
     t0 = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

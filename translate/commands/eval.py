@@ -24,7 +24,8 @@ def add_parser(sub) -> None:
                                    "figures are not comparable with published FID.")
     p.add_argument("dataset", nargs="?", metavar="DATASET",
                    help="demo, a dataset name or a dataset folder (default: the checkpoint's own dataset)")
-    p.add_argument("--ckpt", required=True, help="checkpoint file (RUN/ckpt/latest.pt, best_kid.pt ...) or run folder")
+    p.add_argument("--ckpt", required=True, help="checkpoint file (RUN/ckpt/latest.pt, best_kid.pt ...), run folder, "
+                                                 "or 'demo' (the bundled demo model)")
     p.add_argument("--split", default="test", help="split to evaluate: SPLITA/ vs SPLITB/ (default: test)")
     p.add_argument("--metrics", help=f"comma-separated subset of {','.join(ALL_METRICS)} (default: all; lpips is "
                                      "skipped with a warning when its weights are missing unless named here)")
@@ -68,13 +69,17 @@ def _dataset_root(cfg, dataset: str | None) -> Path:
 
 
 def _default_out(ckpt: Path, split: str, features: str) -> Path:
-    from translate.runfolder.layout import checkpoint_file, run_of
+    from translate.runfolder.bundled import is_bundled
+    from translate.runfolder.layout import RunFolder, checkpoint_file, run_of
 
+    if is_bundled(ckpt):  # never write into the installed package
+        return RunFolder(Path("runs") / "bundled_demo").eval_dir(ckpt.stem, split, features)
     return run_of(ckpt).eval_dir(checkpoint_file(ckpt).stem, split, features)
 
 
 def run(args) -> int:
     from translate.runfolder.schema import checkpoint_config, load_checkpoint
+    from translate.runfolder.bundled import resolve_checkpoint
     from translate.runfolder.translator import load_translator
     from translate.engine.device import resolve_device
     from translate.metrics.evaluate import Evaluator
@@ -83,6 +88,7 @@ def run(args) -> int:
     if args.batch_size < 1 or args.max_images < 0 or args.image_size < 0:
         raise TranslateError("--batch-size must be positive; --max-images and --image-size zero or more")
     metrics, lenient = _parse_metrics(args.metrics)
+    args.ckpt = str(resolve_checkpoint(args.ckpt))
     device = resolve_device(args.device)
     t0 = time.perf_counter()
     state = load_checkpoint(args.ckpt)

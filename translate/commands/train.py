@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import shlex
 import sys
 from pathlib import Path
 
@@ -162,5 +163,26 @@ def _train(args, cfg, info, Trainer) -> int:
               f"resume with: translate train {args.dataset} --out {run_dir} --resume", file=sys.stderr)
         # The shell's code for death by that signal (128 + N): 130 after Ctrl-C, 143 after SIGTERM.
         return 128 + int(trainer.stop_signal or signal.SIGINT)
-    log.info("done: %d steps; checkpoint %s; samples in %s", trainer.step, ckpt, run_dir / "samples")
+    log.info("%s", next_steps(trainer.step, run_dir, cfg))
     return 0
+
+
+def _grid_step(path: Path) -> int:
+    kept = path.stem.removeprefix("step_")
+    return int(kept) if kept.isdigit() else -1
+
+
+def next_steps(step: int, run_dir: Path, cfg) -> str:
+    """The last lines of a finished run: where its samples are, and the commands to try the checkpoint."""
+    run = RunFolder(run_dir)
+    grids = sorted(run.samples.glob("step_*.png"), key=_grid_step)
+    test_a = Path(cfg.data.root) / "testA" if cfg.data.root else None
+    images = str(test_a) if test_a is not None and test_a.is_dir() else cfg.data.domain_a
+    q = shlex.quote
+    return "\n".join([
+        f"done: {step} steps; checkpoint {run.latest}",
+        f"samples: {run.samples}/" + (f" (latest: {grids[-1].name}: input | output)" if grids else ""),
+        f"try it in the browser: translate demo --ckpt {q(str(run_dir))}",
+        f"translate images:      translate apply --ckpt {q(str(run.latest))} {q(images) if images else 'IMAGES...'} "
+        f"--out {q(str(run_dir / 'translated'))}",
+    ])

@@ -33,10 +33,36 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+# Whether ``precision: auto`` picks bf16 on CPUs with native bf16 units (cpu_has_native_bf16). Off until
+# the demo ablation shows bf16-trained translators at fp32 quality (issue 13); bf16 is opt-in meanwhile.
+AUTO_BF16_ON_NATIVE_CPU = False
+
+
+def cpu_bf16_units() -> list[str]:
+    """The native bf16 instruction sets this CPU has (``amx_bf16``, ``avx512_bf16``), as torch detects them
+    (cpuinfo, the library torch's own kernels dispatch on); [] where none or where torch cannot say."""
+    query = getattr(getattr(torch._C, "_cpu", None), "_get_cpu_capability", None)
+    if query is None:  # an older or newer torch without the query: do not guess from the model name
+        return []
+    try:
+        caps = query()
+    except RuntimeError:
+        return []
+    return [unit for unit in ("amx_bf16", "avx512_bf16") if caps.get(unit)]
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when bf16 matmuls and convolutions run on bf16 hardware here (AMX or AVX512-BF16), not emulated."""
+    return bool(cpu_bf16_units()) and torch.backends.mkldnn.is_available()
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``auto`` is fp32 on CPU/MPS and bf16 on CUDA GPUs that support it (fp32 otherwise)."""
+    """``auto`` is bf16 on CUDA GPUs that support it, fp32 elsewhere; on CPUs with native bf16 units it is
+    bf16 only once AUTO_BF16_ON_NATIVE_CPU is switched on."""
     if precision == "auto":
         if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        if device.type == "cpu" and AUTO_BF16_ON_NATIVE_CPU and cpu_has_native_bf16():
             return torch.bfloat16
         return torch.float32
     return _DTYPES[precision]

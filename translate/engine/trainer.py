@@ -40,6 +40,13 @@ def resolve_schedule(train, n_a: int, global_batch: int) -> tuple[int, int]:
     """(total_steps, decay_steps) from train.steps, or from train.epochs over domain A."""
     if train.steps > 0:
         total, decay = train.steps, train.decay_steps
+        if decay == 0 and train.epochs > 0 and train.decay_epochs > 0:
+            # A preset counted in epochs (cut.yaml: 200 + 200) shortened by train.steps alone would lose the LR
+            # decay and its jitter-free phase, which the reference always has: keep the preset's decay share.
+            decay = round(total * train.decay_epochs / train.epochs)
+            log.warning("train.steps=%d without train.decay_steps: decaying the LR over the last %d steps, the "
+                        "preset's share (%g of %g epochs); set train.decay_steps to choose", total, decay,
+                        train.decay_epochs, train.epochs)
     elif train.epochs > 0:
         per_epoch = math.ceil(n_a / global_batch)
         total = math.ceil(train.epochs * per_epoch)
@@ -68,6 +75,11 @@ class Trainer:
         total, decay = resolve_schedule(cfg.train, self.dataset.n_a, cfg.data.batch_size * world_size)
         self.cfg = cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=total, decay_steps=decay))
         self.total_steps, self.decay_steps = total, decay
+        per_epoch = math.ceil(self.dataset.n_a / (cfg.data.batch_size * world_size))
+        self.lr_every = per_epoch if cfg.train.lr_per_epoch else 1  # steps between LR changes
+        if self.lr_every > 1 and (decay % per_epoch or total % per_epoch):
+            raise ConfigError(f"train.lr_per_epoch: train.steps ({total}) and train.decay_steps ({decay}) must be "
+                              f"whole epochs of {per_epoch} steps")
         if cfg.data.jitter_off_in_decay and decay > 0:
             self.dataset.no_jitter_from = (total - decay) * cfg.data.batch_size * world_size
 
@@ -90,7 +102,7 @@ class Trainer:
             if rank == 0:  # a killed run may have left half a line; the next record must start a new one
                 for records in (self.folder.log, self.folder.metrics):
                     repair_torn_tail(records)
-        self.current_lr = cfg.train.lr * lr_factor(self.step, total, decay)
+        self.current_lr = cfg.train.lr * lr_factor(self.step, total, decay, self.lr_every)
         self.loader = build_loader(self.dataset, cfg.data, start_step=self.step, rank=rank, world_size=world_size,
                                    device_type=self.device.type)
         self.hooks = self._build_hooks() if rank == 0 else []
@@ -139,7 +151,7 @@ class Trainer:
     def train_step(self, batch: dict) -> dict[str, float]:
         model = self.stage.model
         model.train()
-        self.current_lr = self.cfg.train.lr * lr_factor(self.step, self.total_steps, self.decay_steps)
+        self.current_lr = self.cfg.train.lr * lr_factor(self.step, self.total_steps, self.decay_steps, self.lr_every)
         set_lr(self.optimizers, self.current_lr)
         batch = self._to_device(batch)
         self._toggle(model.phases[-1])  # the shared forward runs G, which the last phase trains

@@ -7,6 +7,8 @@ Format 1::
      "scaler": state | None, "rng": {"torch", "python", "cuda"?}}
 
 Inference needs nothing but the file: translate/runfolder/translator.py rebuilds G from ``config``.
+An inference checkpoint (``inference_state``, e.g. the bundled demo model) keeps only ``models: {"G", "D"?}``
+(G being the training run's G_ema when it had one) and adds ``bundle``, a plain dict saying how it was made.
 """
 from __future__ import annotations
 
@@ -148,6 +150,23 @@ def training_state(*, stage: str, step: int, cfg: Config, networks, G_ema, optim
         "optim": {k: o.state_dict() for k, o in optimizers.items()}, "sched": sched,
         "scaler": scaler.state_dict() if scaler.is_enabled() else None, "rng": capture_rng(),
     }
+
+
+def inference_state(state: dict, *, with_D: bool, bundle: dict, use_ema: bool = True) -> dict:
+    """A slim copy of a training checkpoint for inference: G (from G_ema when present), D if asked, no optimiser.
+
+    ``bundle`` (plain data: the reproduction command, seeds, source) is stored as is; the result loads with
+    ``weights_only=True`` through load_translator like any checkpoint.
+    """
+    models = state["models"]
+    key = "G_ema" if use_ema and "G_ema" in models else "G"
+    slim = {"G": {k: v.detach().clone() for k, v in models[key].items()}}
+    if with_D:
+        if "D" not in models:
+            raise CheckpointError("the source checkpoint holds no D to keep")
+        slim["D"] = {k: v.detach().clone() for k, v in models["D"].items()}
+    return {"format": FORMAT, "stage": state.get("stage", ""), "step": int(state.get("step", 0)),
+            "config": state["config"], "models": slim, "bundle": {**bundle, "generator": key}}
 
 
 def restore_networks(state: dict, networks, G_ema, path: str | Path = "the checkpoint") -> None:

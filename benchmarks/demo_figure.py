@@ -1,0 +1,92 @@
+"""The README's first picture: input | output of a demo checkpoint on demo test images of every variant.
+
+    python benchmarks/demo_figure.py --ckpt demo --out docs/demo_bundled.png
+
+Columns are testA images taken in turn from each variant (so every mode the model covers is visible);
+the top row is the input, the bottom row the checkpoint's translation. Each column is labelled with the
+mode its input calls for and the mode translate/metrics/modes.py reads in the output (``source``: it kept
+domain A's coat), so the picture states its own misses. Pixels are enlarged without smoothing.
+Refuses to replace --out unless --overwrite; writes atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from translate.apply import translate_tensor
+from translate.datasets.imageio import load_image, pil_to_tensor
+from translate.errors import TranslateError
+from translate.metrics.modes import ModeClassifier
+from translate.runfolder.bundled import demo_test_images, resolve_checkpoint
+from translate.runfolder.translator import load_translator
+
+LABEL_H = 16  # pixels of caption under each row
+
+
+def _to_pil(x: torch.Tensor, scale: int) -> Image.Image:
+    """(3, H, W) in [-1, 1] -> an RGB image enlarged ``scale`` times (nearest neighbour)."""
+    arr = ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    img = Image.fromarray(arr)
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+
+
+def figure(ckpt: Path, n: int, scale: int) -> Image.Image:
+    G, cfg = load_translator(ckpt)
+    files = demo_test_images(cfg, n)
+    if not files:
+        raise TranslateError(f"{ckpt}: no demo test images for this checkpoint")
+    root = files[0].parent.parent
+    labels = json.loads((root / "labels.json").read_text())
+    real_a = torch.stack([pil_to_tensor(load_image(f)) for f in files])  # (N, 3, H, W)
+    fake_b = torch.cat([translate_tensor(G, real_a[i:i + 1], "cpu") for i in range(len(files))])
+    masks = torch.stack([pil_to_tensor(load_image(root / "testA_mask" / f.name))[:1] for f in files]) > 0
+    seen = ModeClassifier(root).classify(fake_b, masks.float())
+    wanted = [labels["modes"][labels["testA"][f.name]] for f in files]
+    side, gap = real_a.shape[-1] * scale, 4
+    canvas = Image.new("RGB", (len(files) * (side + gap) - gap, 2 * (side + LABEL_H)), "white")
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    for i, (a, b) in enumerate(zip(real_a, fake_b)):
+        x = i * (side + gap)
+        canvas.paste(_to_pil(a, scale), (x, 0))
+        draw.text((x + 2, side + 2), f"in: {wanted[i]}", fill="black", font=font)
+        canvas.paste(_to_pil(b, scale), (x, side + LABEL_H))
+        mark = "ok" if seen[i] == wanted[i] else "miss"
+        draw.text((x + 2, 2 * side + LABEL_H + 2), f"out: {seen[i]} ({mark})", fill="black", font=font)
+    return canvas
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--ckpt", default="demo", help="checkpoint ('demo' = the bundled one) or run folder")
+    p.add_argument("--out", default="docs/demo_bundled.png", help="PNG to write")
+    p.add_argument("--n", type=int, default=6, help="test images (columns), taken in turn from each variant")
+    p.add_argument("--scale", type=int, default=3, help="pixel enlargement")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    try:
+        if out.exists() and not args.overwrite:
+            raise TranslateError(f"{out} exists; pass --overwrite to replace it")
+        img = figure(resolve_checkpoint(args.ckpt), max(1, args.n), max(1, args.scale))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
+        os.close(fd)
+        img.save(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except TranslateError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({img.width}x{img.height})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Inference backends (translate/inference.py), translate export, and the speed changes that must not change
+results: fused Adam, batched NCE queries and D passes, bf16 detection."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from translate.cli import main
+from translate.config import load_config
+from translate.engine import device as device_mod
+from translate.engine.optim import build_optimizers
+from translate.errors import TranslateError
+from translate.inference import ONNX_TOLERANCE, build_backend, export_onnx, resolve_backend
+from translate.models.cut import build_generator, build_model
+
+CPU = torch.device("cpu")
+
+
+def _tiny_G():
+    torch.manual_seed(0)
+    G = build_generator(load_config("smoke").model).eval()
+    for p in G.parameters():  # trained-like weights: outputs far from zero, so differences show
+        p.data.normal_(0, 0.2)
+    return G
+
+
+def test_torch_backend_is_G_itself_and_names_are_checked():
+    G = _tiny_G()
+    assert build_backend(G, "auto", CPU) is G
+    assert build_backend(G, "torch", CPU) is G
+    with pytest.raises(TranslateError, match="--backend"):
+        resolve_backend("tensorrt", CPU)
+
+
+def test_onnxruntime_matches_pytorch_at_sizes_other_than_the_export_size():
+    pytest.importorskip("onnxruntime")  # an optional extra: translate[onnx]
+    G = _tiny_G()
+    backend = build_backend(G, "onnxruntime", CPU)
+    for shape in [(1, 3, 64, 64), (2, 3, 32, 48), (1, 3, 100, 20)]:
+        x = torch.rand(shape) * 2 - 1
+        with torch.no_grad():
+            want = G(x)
+        got = backend(x)
+        assert got.shape == want.shape
+        assert (got - want).abs().max().item() < ONNX_TOLERANCE
+        assert want.abs().max().item() > 0.1  # not a trivially zero output
+
+
+def test_bf16_backend_is_close_and_returns_fp32():
+    G = _tiny_G()
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        want, got = G(x), build_backend(G, "bf16", CPU)(x)
+    assert got.dtype == torch.float32
+    assert 0 < (got - want).abs().mean().item() < 0.02  # bf16 keeps 8 bits of mantissa
+
+
+def test_export_writes_onnx_and_never_overwrites(smoke_run, tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    out = tmp_path / "g.onnx"
+    assert main(["export", str(smoke_run / "ckpt" / "latest.pt"), "--out", str(out)]) == 0
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, "height", "width"]
+    before = out.read_bytes()
+    assert main(["export", str(smoke_run / "ckpt" / "latest.pt"), "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+def test_apply_with_onnxruntime_matches_torch(smoke_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    src = tmp_path / "in"
+    src.mkdir()
+    arr = (np.random.default_rng(0).random((30, 45, 3)) * 255).astype(np.uint8)
+    Image.fromarray(arr).save(src / "x.png")
+    for backend in ("torch", "onnxruntime"):
+        args = ["apply", "--ckpt", str(smoke_run / "ckpt" / "latest.pt"), str(src), "--out", str(tmp_path / backend),
+                "--backend", backend, "--device", "cpu"]
+        assert main(args) == 0
+    a = np.asarray(Image.open(tmp_path / "torch" / "x.png"), dtype=int)
+    b = np.asarray(Image.open(tmp_path / "onnxruntime" / "x.png"), dtype=int)
+    assert a.shape == b.shape == (30, 45, 3)
+    assert np.abs(a - b).max() <= 1  # uint8 rounding of values within ONNX_TOLERANCE
+
+
+def test_fused_adam_follows_the_loop_adam():
+    torch.manual_seed(0)
+    model = build_model(load_config("smoke").model)
+    fused = build_optimizers(model, 2e-4, (0.5, 0.999))
+    assert all(o.defaults["fused"] for o in fused.values())
+    params = model.phase_parameters("G")
+    copies = [p.detach().clone().requires_grad_() for p in params]
+    loop = torch.optim.Adam(copies, lr=2e-4, betas=(0.5, 0.999), foreach=False)
+    for _ in range(5):
+        for p, c in zip(params, copies):
+            p.grad = torch.randn_like(p)
+            c.grad = p.grad.clone()
+        fused["G"].step()
+        loop.step()
+    moved = max((p.detach() - c.detach()).abs().max().item() for p, c in zip(params, copies))
+    assert moved < 1e-6
+    assert set(fused["G"].state_dict()["state"][0]) == set(loop.state_dict()["state"][0])
+
+
+def _step_outputs(model):
+    torch.manual_seed(1)
+    batch = {"a": torch.rand(2, 3, 32, 32) * 2 - 1, "b": torch.rand(2, 3, 32, 32) * 2 - 1}
+    return model(batch)
+
+
+def test_batched_nce_queries_and_D_pass_equal_separate_passes():
+    torch.manual_seed(0)
+    model = build_model(load_config("smoke", ["model.nce_idt=true"]).model)
+    out = _step_outputs(model)
+    assert out.idt_b is not None
+    torch.manual_seed(2)
+    batched = model.nce_losses(out)
+    torch.manual_seed(2)  # the same patch draws, in the same order: main keys, then identity keys
+    main_nce = model.nce_loss(out.feat_k, out.fake_b, out.flipped)
+    idt_nce = model.nce_loss(out.feat_k_idt, out.idt_b, out.flipped)
+    assert torch.allclose(batched["G/nce"], 0.5 * model.lambda_nce * main_nce, atol=1e-5)
+    assert torch.allclose(batched["G/nce_idt"], 0.5 * model.lambda_nce * idt_nce, atol=1e-5)
+    fake, real = model._discriminate(out.fake_b.detach(), out.real_b)
+    assert torch.allclose(fake, model.D(out.fake_b.detach()), atol=1e-5)
+    assert torch.allclose(real, model.D(out.real_b), atol=1e-5)
+
+
+def test_bf16_detection_and_the_auto_switch(monkeypatch):
+    units = device_mod.cpu_bf16_units()
+    assert set(units) <= {"amx_bf16", "avx512_bf16"}
+    assert device_mod.resolve_precision("auto", CPU) == torch.float32  # the switch is off
+    monkeypatch.setattr(device_mod, "AUTO_BF16_ON_NATIVE_CPU", True)
+    monkeypatch.setattr(device_mod, "cpu_bf16_units", lambda: ["amx_bf16"])
+    assert device_mod.resolve_precision("auto", CPU) == torch.bfloat16
+    monkeypatch.setattr(device_mod, "cpu_bf16_units", lambda: [])
+    assert device_mod.resolve_precision("auto", CPU) == torch.float32
+    assert device_mod.resolve_precision("bf16", CPU) == torch.bfloat16

@@ -1,0 +1,108 @@
+"""Inference backends for ``translate apply``, ``translate export`` and the demo: how G's forward runs.
+
+A backend wraps a loaded G into a callable with G's contract, (B, 3, H, W) in [-1, 1] -> same shape, plus
+its ``multiple``, so ``translate.apply.translate_tensor`` takes either. Backends:
+
+- ``torch``: G itself, fp32, under ``no_grad`` (the caller's). ``torch.inference_mode`` was measured no
+  faster on CPU (G's time is all convolution and instance norm, not autograd bookkeeping), and its
+  inference tensors would break the test-time refiner, which needs autograd on G's output.
+- ``bf16``: G under bf16 autocast, fp32 out. Worth it only where the CPU has native bf16 units
+  (``translate.engine.device.cpu_has_native_bf16``) or on CUDA.
+- ``compile``: ``torch.compile(G)``; minutes of compilation on CPU before the first image, and again for
+  every new image size.
+- ``onnxruntime``: G exported to ONNX (dynamic batch, height and width) and run by ONNX Runtime's CPU
+  provider; needs the optional extra ``pip install 'translate[onnx]'``.
+
+``auto`` is the fastest backend whose output matches fp32 PyTorch (README, "Apply backends", from
+``benchmarks/inference_paths.py``): ``torch`` on every device measured so far.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from collections.abc import Callable
+
+import torch
+
+from translate.errors import TranslateError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "torch", "bf16", "compile", "onnxruntime")
+ONNX_TOLERANCE = 1e-4  # max |ONNX Runtime - PyTorch| per pixel in [-1, 1] (tests/test_inference.py); fp32 both
+
+
+class Backend:
+    """A callable with G's contract; ``name`` says which backend it is, ``multiple`` is G's size multiple."""
+
+    def __init__(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor], multiple: int):
+        self.name, self._fn, self.multiple = name, fn, multiple
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fn(x)
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r})"
+
+
+def resolve_backend(name: str, device: torch.device) -> str:
+    """``auto`` -> the measured default for ``device``; any other name is checked and returned."""
+    if name not in BACKENDS:
+        raise TranslateError(f"--backend {name!r}: expected one of {', '.join(BACKENDS)}")
+    if name == "onnxruntime" and device.type != "cpu":
+        raise TranslateError(f"--backend onnxruntime runs on the CPU only; use --device cpu or --backend torch "
+                             f"(got --device {device})")
+    return "torch" if name == "auto" else name
+
+
+def build_backend(G: torch.nn.Module, name: str, device: torch.device) -> Backend | torch.nn.Module:
+    """G wrapped for ``name``; ``torch`` returns G itself, so nothing changes for existing callers."""
+    name = resolve_backend(name, device)
+    G = G.eval()
+    multiple = getattr(G, "multiple", 4)
+    if name == "torch":
+        return G
+    if name == "bf16":
+        def bf16(x: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                return G(x).float()
+        return Backend("bf16", bf16, multiple)
+    if name == "compile":
+        return Backend("compile", torch.compile(G, dynamic=True), multiple)
+    return Backend("onnxruntime", onnx_session_fn(export_onnx(G)), multiple)
+
+
+def export_onnx(G: torch.nn.Module, opset: int = 17) -> bytes:
+    """G as an ONNX model (bytes) with dynamic batch, height and width; input ``a``, output ``b``.
+
+    Uses the TorchScript-based exporter, which needs no extra package and handles G's reflection padding
+    and blur crops with symbolic sizes; inputs must still be multiples of G's ``multiple``, as for G.
+    """
+    G = G.eval().cpu()
+    x = torch.zeros(1, 3, 64, 64)
+    axes = {0: "batch", 2: "height", 3: "width"}
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # deprecation of this exporter, instance norm's train flag, slicing
+        torch.onnx.export(G, (x,), buf, dynamo=False, input_names=["a"], output_names=["b"],
+                          dynamic_axes={"a": axes, "b": axes}, opset_version=opset, do_constant_folding=True)
+    return buf.getvalue()
+
+
+def onnx_session_fn(model: bytes, threads: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function running the ONNX ``model`` with ONNX Runtime on the CPU."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise TranslateError("--backend onnxruntime needs ONNX Runtime: pip install 'translate[onnx]' "
+                             "(or use --backend torch)") from None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.log_severity_level = 3  # errors only: its shape-inference warnings are not the user's business
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        y = session.run(["b"], {"a": x.detach().cpu().float().contiguous().numpy()})[0]
+        return torch.from_numpy(y)
+    return run
