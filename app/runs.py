@@ -7,6 +7,7 @@ apart in a picker. The page only ever sends back a label; the catalog maps it to
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from translate.config import Config
@@ -96,31 +97,48 @@ class CheckpointCatalog:
         return info
 
 
+MAX_SCANNED = 2000  # directory entries looked at per folder: a checkpoint may name a huge one
+
+
+def _first_images(folder: Path, n: int) -> list[Path]:
+    """Up to ``n`` image files directly in ``folder`` (sorted), looking at no more than MAX_SCANNED entries."""
+    from translate.datasets.imageio import is_image_file
+
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for i, entry in enumerate(entries):
+                if i >= MAX_SCANNED:
+                    break
+                if not entry.name.startswith(".") and is_image_file(entry.name) and entry.is_file():
+                    found.append(Path(entry.path))
+    except OSError:
+        return []
+    return sorted(found)[:n]
+
+
 def example_images(cfg: Config, n: int = 8) -> list[Path]:
     """Up to ``n`` images from the run's dataset, test split first (testA/, else trainA/ or data.domain_a).
 
-    The synthetic ``demo`` set is regenerated if missing (offline, seconds); a dataset that is not on this
-    machine gives no examples.
+    A checkpoint is untrusted, and so is the dataset its config names: only folders already on this machine
+    are read, never recursively and never more than MAX_SCANNED entries, and nothing is generated (the
+    synthetic ``demo`` set) or downloaded (a named dataset) to show examples.
     """
-    from translate.datasets.imageio import find_images
-    from translate.datasets.sources import DEMO, resolve_source
+    from translate.datasets.sources import DEMO
 
-    local = [p for p in (cfg.data.root, cfg.data.domain_a, cfg.dataset) if p and Path(p).expanduser().is_dir()]
-    if cfg.dataset != DEMO and not local:
-        return []  # a named dataset missing here: never download one just to show examples
-    try:
-        cfg = resolve_source(cfg)
-    except TranslateError as e:
-        log.info("demo: no example images for dataset '%s': %s", cfg.dataset, e)
-        return []
-    folders = []
-    if cfg.data.root:
-        folders += [Path(cfg.data.root) / "testA", Path(cfg.data.root) / "trainA"]
+    roots = [cfg.data.root]
+    if cfg.dataset == DEMO:
+        from translate.datasets.synthetic import synthetic_dir
+
+        roots.append(str(synthetic_dir(cfg.data.synthetic, cfg.data.data_root or None)))
+    elif cfg.dataset:
+        roots.append(cfg.dataset)
+    folders = [Path(r).expanduser() / split for r in roots if r for split in ("testA", "trainA")]
     if cfg.data.domain_a:
-        folders.append(Path(cfg.data.domain_a))
+        folders.append(Path(cfg.data.domain_a).expanduser())
     for folder in folders:
         if folder.is_dir():
-            found = find_images(folder)
+            found = _first_images(folder, n)
             if found:
-                return found[:n]
+                return found
     return []

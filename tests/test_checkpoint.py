@@ -43,7 +43,7 @@ def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(CheckpointError, match="previous one is kept"):
         save_checkpoint({"format": 1, "models": {}, "x": torch.zeros(3)}, path)
     monkeypatch.undo()
     assert torch.equal(load_checkpoint(path)["x"], torch.ones(3))

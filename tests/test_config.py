@@ -99,3 +99,12 @@ def test_base_chain_merges_in_order_and_loops_are_errors(tmp_path):
 def test_a_choice_outside_its_literal_names_the_key():
     with pytest.raises(ConfigError, match=r"coop.switch: expected one of plain, calibrate, warmup, got 'fast'"):
         load_config("smoke", ["coop.switch=fast"])
+
+
+@pytest.mark.parametrize("override", ["train.lr=nan", "train.lr=.nan", "train.lr=inf", "train.lr=-.inf",
+                                      "model.lambda_nce=nan", "coop.step_size=inf", "coop.sigma=nan",
+                                      "model.init_gain=-inf"])
+def test_non_finite_numbers_are_refused(override):
+    with pytest.raises(ConfigError) as err:
+        load_config("cut", [override])
+    assert f"{override.split('=')[0]}: expected a finite number" in str(err.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -216,11 +217,13 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # nan poisons every weight at the first step; inf is never meant
+            raise ConfigError(f"{path}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -362,13 +365,29 @@ def _get(cfg: Config, dotted: str) -> Any:
     return node
 
 
+# Upper bounds on sizes that decide how much memory is allocated. A checkpoint is untrusted data and its
+# config rebuilds the networks (apply, eval, the demo), so ``model.ngf=65536`` (hundreds of GB) must be
+# refused before anything is built. Each bound is far above any published setting (CUT: ngf 64, 9 blocks).
+SIZE_BOUNDS = {
+    "model.ngf": 1024, "model.ndf": 1024, "model.n_blocks": 64, "model.n_layers_d": 8,
+    "model.num_patches": 16384, "model.netf_nc": 8192,
+    "data.load_size": 8192, "data.crop_size": 8192, "data.batch_size": 4096,
+    "data.synthetic.size": 1024, "data.synthetic.n_train": 100_000, "data.synthetic.n_test": 100_000,
+    "data.synthetic.n_modes": 64, "train.n_samples": 256, "coop.langevin_steps": 10_000,
+}
+
+
 def validate(cfg: Config) -> None:
+    for dotted, bound in SIZE_BOUNDS.items():
+        if _get(cfg, dotted) > bound:
+            raise ConfigError(f"{dotted}={_get(cfg, dotted)} is beyond this version's bound of {bound} "
+                              "(refused before anything is allocated)")
     positive = ["data.load_size", "data.crop_size", "data.batch_size", "model.ngf", "model.ndf",
                 "model.num_patches", "model.netf_nc", "data.synthetic.size"]
     for dotted in positive:
         if _get(cfg, dotted) <= 0:
             raise ConfigError(f"{dotted}: expected a positive integer, got {_get(cfg, dotted)!r}")
-    for dotted in ["model.n_blocks", "data.num_workers", "train.steps", "train.decay_steps", "train.ckpt_every",
+    for dotted in ["model.n_blocks", "model.n_layers_d", "data.num_workers", "train.steps", "train.decay_steps", "train.ckpt_every",
                    "train.sample_every", "train.keep_every", "train.log_every", "data.max_images"]:
         if _get(cfg, dotted) < 0:
             raise ConfigError(f"{dotted}: expected zero or more, got {_get(cfg, dotted)!r}")

@@ -92,7 +92,7 @@ def run(args) -> int:
     device = resolve_device(args.device)
     t0 = time.perf_counter()
     state = load_checkpoint(args.ckpt)
-    cfg = checkpoint_config(state)
+    cfg = checkpoint_config(state, args.ckpt)
     root = _dataset_root(cfg, args.dataset)
     evaluator = Evaluator(root, args.split, args.features, device, args.batch_size, args.max_images or None,
                           metrics, args.image_size or None, lenient)

@@ -6,6 +6,8 @@ Started by ``torchrun --nproc_per_node=N -m translate train ...`` it trains data
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import shlex
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ from translate.config import config_to_dict, load_config, merge
 from translate.datasets.sources import DEMO, resolve_source
 from translate.errors import TranslateError
 from translate.runfolder.layout import RunFolder
+from translate.runfolder.prepare import prepare_run_folder
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ def add_parser(sub) -> None:
                    help="override a config value, e.g. --set model.ngf=32 (repeatable)")
     p.add_argument("--out", help="run folder (default: runs/<dataset>_<preset>, numbered if it exists)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from ckpt/latest.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an --out that holds a run: its checkpoints, logs and samples are deleted")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: train.device, i.e. auto)")
     p.set_defaults(run=run)
 
@@ -73,17 +78,22 @@ def _build_config(args):
     if args.device:
         overrides.append(f"train.device={args.device}")
     if args.resume:
-        from translate.runfolder.schema import checkpoint_config, load_checkpoint
+        from translate.runfolder.schema import architecture_changes, checkpoint_config, load_checkpoint
 
         ckpt = RunFolder(Path(args.out)).latest
         if not ckpt.is_file():
             raise TranslateError(f"--resume: no checkpoint at {ckpt}; start a new run without --resume")
-        saved = config_to_dict(checkpoint_config(load_checkpoint(ckpt)))
+        saved_cfg = checkpoint_config(load_checkpoint(ckpt), ckpt)
         if args.config:
             log.warning("--resume: using the run's saved config; --config %s is ignored", args.config)
         if args.overrides:
             log.warning("--resume: applying --set on top of the saved config: %s", " ".join(args.overrides))
-        return load_config(None, overrides, base=merge(saved, flags))
+        cfg = load_config(None, overrides, base=merge(config_to_dict(saved_cfg), flags))
+        changed = architecture_changes(saved_cfg, cfg)
+        if changed:
+            raise TranslateError(f"--resume: the architecture cannot change in a run: {'; '.join(changed)}. "
+                                 "Drop that --set, or start a new run in a new --out folder")
+        return cfg
     preset = args.config or ("demo" if args.dataset == DEMO else "cut")
     return load_config(preset, [f"dataset={args.dataset}", *overrides], base=flags)
 
@@ -101,6 +111,10 @@ def _start_distributed(cfg, info) -> None:
 def run(args) -> int:
     if args.resume and not args.out:
         raise TranslateError("--resume needs --out RUN, the run folder to continue")
+    if args.resume and args.overwrite:
+        raise TranslateError("give --resume (continue the run) or --overwrite (start it afresh), not both")
+    if args.out and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone may clear the folder
+        prepare_run_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
     cfg = _build_config(args)
     # The one resolve_source of a training start (the Trainer keeps a resolved config): a named dataset is
     # fetched, or its absence reported, before torch is imported. Concurrent DDP ranks are safe: the demo set
@@ -124,6 +138,8 @@ def _train(args, cfg, info, Trainer) -> int:
     name = args.dataset or f"{Path(args.domain_a).name}2{Path(args.domain_b).name}"
     run_dir = Path(args.out) if args.out else _default_run_dir(name, cfg.preset, False)
     run_dir = dist.broadcast_object(run_dir)  # rank 0's choice: the numbered default must agree
+    if not args.out and info.rank == 0:
+        prepare_run_folder(run_dir)  # a new numbered folder: only checks that it can be written
     trainer = Trainer(cfg, run_dir, resume=args.resume, rank=info.rank, world_size=info.world_size)
     log.info("run folder: %s | device %s | %s | %d steps (%d decaying) | stage %s at step %d", run_dir,
              trainer.device, str(trainer.dtype).replace("torch.", ""), trainer.total_steps, trainer.decay_steps,
@@ -132,7 +148,12 @@ def _train(args, cfg, info, Trainer) -> int:
         # Measured ~14 ms per 256x256 image on a CPU core: a large share of a GPU step (README, Speed).
         log.warning("data.num_workers=0: images are decoded between GPU steps; --set data.num_workers=4 "
                     "loads them in parallel worker processes, ahead of the steps")
-    finished = trainer.fit()
+    try:
+        finished = trainer.fit()
+    except OSError as e:  # a full disk or a folder gone read-only while writing logs or samples
+        raise TranslateError(f"training stopped at step {trainer.step}: cannot write {e.filename or run_dir} "
+                             f"({e.strerror or e}); the last checkpoint is kept in {RunFolder(run_dir).ckpt}; "
+                             f"fix that and resume with --resume") from None
     ckpt = RunFolder(run_dir).latest
     if info.rank != 0:
         return 0
@@ -140,7 +161,8 @@ def _train(args, cfg, info, Trainer) -> int:
         trainer.save(ckpt)
         print(f"stopped at step {trainer.step}; checkpoint saved to {ckpt}\n"
               f"resume with: translate train {args.dataset} --out {run_dir} --resume", file=sys.stderr)
-        return 130
+        # The shell's code for death by that signal (128 + N): 130 after Ctrl-C, 143 after SIGTERM.
+        return 128 + int(trainer.stop_signal or signal.SIGINT)
     log.info("%s", next_steps(trainer.step, run_dir, cfg))
     return 0
 

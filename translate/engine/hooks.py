@@ -6,7 +6,6 @@ a hook that produces an event (EvalHook) sends it through ``trainer.emit``. Only
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from torchvision.utils import make_grid
 
 from translate.datasets.imageio import save_image
 from translate.engine.progress import Progress
+from translate.records import append_jsonl
 from translate.runfolder.layout import RunFolder
 
 
@@ -57,8 +57,7 @@ class LogHook(Hook):
         record = {"step": trainer.step, "stage": trainer.stage.name, "lr": trainer.current_lr,
                   "steps_per_s": round(self.count / max(now - self.t_last, 1e-9), 4)}
         record.update({k: round(v / self.count, 6) for k, v in self.sums.items()})
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        append_jsonl(self.path, record)  # a nan loss is written as null: every line stays valid JSON
         self.sums, self.count, self.t_last = {}, 0, now
 
     def after_train(self, trainer):

@@ -28,6 +28,7 @@ from translate.engine.stages import build_stages, stage_at
 from translate.errors import CheckpointError, ConfigError, DataError
 from translate.models.contract import StageContext, optional_member
 from translate.models.cut import build_model
+from translate.records import repair_torn_tail
 from translate.runfolder.layout import RunFolder
 from translate.runfolder.schema import (load_checkpoint, restore_networks, restore_optimisation, save_checkpoint,
                                         training_state)
@@ -98,11 +99,14 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
         if resume:
             self.load(self.folder.latest)
+            if rank == 0:  # a killed run may have left half a line; the next record must start a new one
+                for records in (self.folder.log, self.folder.metrics):
+                    repair_torn_tail(records)
         self.current_lr = cfg.train.lr * lr_factor(self.step, total, decay, self.lr_every)
         self.loader = build_loader(self.dataset, cfg.data, start_step=self.step, rank=rank, world_size=world_size,
                                    device_type=self.device.type)
         self.hooks = self._build_hooks() if rank == 0 else []
-        self._stop_requested = False
+        self._stop_requested, self._stop_signal = False, None
 
     # ------------------------------------------------------------------ setup
     def _build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -197,22 +201,32 @@ class Trainer:
 
     @property
     def stopped(self) -> bool:
-        """Whether Ctrl-C asked the loop to stop early (hooks read it in after_train)."""
+        """Whether Ctrl-C or SIGTERM asked the loop to stop early (hooks read it in after_train)."""
         return self._stop_requested
 
-    def _on_sigint(self, signum, frame) -> None:
+    @property
+    def stop_signal(self) -> int | None:
+        """The signal that stopped the loop early (SIGINT or SIGTERM), None when it ran to the end."""
+        return self._stop_signal
+
+    def _on_stop_signal(self, signum, frame) -> None:
         if self._stop_requested:
-            raise KeyboardInterrupt
-        self._stop_requested = True
-        log.warning("Ctrl-C: finishing this step, saving a checkpoint and stopping (press again to abort)")
+            raise KeyboardInterrupt  # a second signal: abort now, the last periodic checkpoint stays
+        self._stop_requested, self._stop_signal = True, signum
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        log.warning("%s: finishing this step, saving a checkpoint and stopping (send it again to abort)", name)
 
     def fit(self) -> bool:
-        """Train to the end; returns False when stopped early by Ctrl-C (after saving a checkpoint)."""
-        previous = None
+        """Train to the end; returns False when stopped early by Ctrl-C or SIGTERM (after the last step's hooks).
+
+        SIGTERM (docker stop, cluster schedulers at the end of a job) is treated like Ctrl-C, so a run killed
+        that way keeps everything up to the step it was in.
+        """
+        previous = {}
         # Under torchrun, Ctrl-C reaches every rank and the launcher at once; a graceful stop would need the
         # ranks to agree on the step, so there the default handler ends the run (resume from ckpt_every).
         if threading.current_thread() is threading.main_thread() and self.world_size == 1:
-            previous = signal.signal(signal.SIGINT, self._on_sigint)
+            previous = {sig: signal.signal(sig, self._on_stop_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             batches = iter(self.loader)
             while self.step < self.total_steps and not self._stop_requested:
@@ -222,8 +236,8 @@ class Trainer:
                 self.emit("after_step", logs)
             self.emit("after_train")
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         return not self._stop_requested
 
     # ------------------------------------------------------------------ checkpoints
@@ -238,8 +252,12 @@ class Trainer:
 
     def load(self, path: Path) -> None:
         state = load_checkpoint(path, map_location=self.device)
-        restore_networks(state, self.networks, self.G_ema)
-        self.step = int(state["step"])
+        step = int(state["step"])
+        if step > self.total_steps:  # the loop would not run, and the save at the end would rewrite the file
+            raise CheckpointError(f"{path} is at step {step}, beyond train.steps={self.total_steps}; give "
+                                  f"--set train.steps=N with N > {step} to train on (the checkpoint is kept)")
+        restore_networks(state, self.networks, self.G_ema, path)
+        self.step = step
         # Keep the checkpoint's own stage: a file written on the last step of a stage resumes there, and the
         # loop then switches exactly as an uninterrupted run would (optimiser reset, on_stage_start).
         by_name = {s.name: s for s in self.stages}

@@ -34,24 +34,36 @@ log = logging.getLogger(__name__)
 
 
 def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Write ``state`` to ``path`` atomically: a temp file in the same folder, fsync, then os.replace."""
+    """Write ``state`` to ``path`` atomically: a temp file in the same folder, fsync, then os.replace.
+
+    The temp name holds this process's id (``.latest.pt.<pid>.<random>.tmp``), so a later start can tell
+    an orphan of a killed save from a file still being written (runfolder/prepare.py). A failed write
+    (a full disk) leaves the previous file as it was and raises a CheckpointError naming the file.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             torch.save(state, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "write" in str(e).lower()):
+            kept = "the previous one is kept" if path.is_file() else "no earlier one exists"
+            reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
+            raise CheckpointError(f"cannot write checkpoint {path} ({reason}); {kept}. Free some space "
+                                  "(or fix the folder's permissions) and resume with --resume") from None
         raise
     return path
 
 
 def _check_format(state, path: Path) -> dict:
-    if not isinstance(state, dict) or state.get("format") != FORMAT or "models" not in state:
+    if not isinstance(state, dict) or state.get("format") != FORMAT or not isinstance(state.get("models"), dict):
         raise CheckpointError(f"'{path}' is not a translate checkpoint of format {FORMAT}")
     return state
 
@@ -70,11 +82,45 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return _check_format(state, path)
 
 
-def checkpoint_config(state: dict) -> Config:
+def checkpoint_config(state: dict, path: str | Path = "the checkpoint") -> Config:
+    """The run's config from a checkpoint dict, validated (types and size bounds) before anything is built."""
+    saved = state.get("config")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"'{path}': its config is a {type(saved).__name__}, not a mapping; the file was "
+                              "not written by `translate train` (or was edited)")
     try:
-        return config_from_dict(state["config"])
+        return config_from_dict(saved)
     except TranslateError as e:
-        raise CheckpointError(f"checkpoint config is invalid for this version of translate: {e}") from None
+        raise CheckpointError(f"'{path}': its config is invalid for this version of translate: {e}") from None
+
+
+# The model keys that change the networks' shapes: a resumed run must keep them.
+ARCHITECTURE = ("ngf", "ndf", "n_blocks", "n_layers_d", "antialias", "antialias_up", "nce_layers", "netf_nc")
+
+
+def architecture_changes(saved: Config, now: Config) -> list[str]:
+    """``model.KEY (checkpoint -> now)`` for each architecture key that differs between two configs."""
+    return [f"model.{k} ({getattr(saved.model, k)!r} in the checkpoint, {getattr(now.model, k)!r} now)"
+            for k in ARCHITECTURE if getattr(saved.model, k) != getattr(now.model, k)]
+
+
+def load_weights(module: torch.nn.Module, weights, name: str, path: str | Path) -> None:
+    """``module.load_state_dict(weights)``, a mismatch reported in one line naming the file and the keys."""
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"'{path}': its {name} weights are a {type(weights).__name__}, not a state dict")
+    own = module.state_dict()
+    missing = [k for k in own if k not in weights]
+    unexpected = [k for k in weights if k not in own]
+    shapes = [k for k in own if k in weights and (not torch.is_tensor(weights[k]) or weights[k].shape != own[k].shape)]
+    if missing or unexpected or shapes:
+        example = (missing or unexpected or shapes)[0]
+        raise CheckpointError(f"'{path}': its {name} weights do not fit the network its config describes "
+                              f"({len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} of another "
+                              f"shape, e.g. {example!r}); the file is not a checkpoint of this version of translate")
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, TypeError) as e:
+        raise CheckpointError(f"'{path}': its {name} weights cannot be loaded: {str(e).splitlines()[0]}") from None
 
 
 def capture_rng() -> dict:
@@ -123,12 +169,15 @@ def inference_state(state: dict, *, with_D: bool, bundle: dict, use_ema: bool = 
             "config": state["config"], "models": slim, "bundle": {**bundle, "generator": key}}
 
 
-def restore_networks(state: dict, networks, G_ema) -> None:
+def restore_networks(state: dict, networks, G_ema, path: str | Path = "the checkpoint") -> None:
     """Load G, D, F (and G_ema when both sides have it) from a checkpoint dict."""
+    models = state["models"]
     for name in NETWORKS:
-        getattr(networks, name).load_state_dict(state["models"][name])
-    if G_ema is not None and "G_ema" in state["models"]:
-        G_ema.load_state_dict(state["models"]["G_ema"])
+        if name not in models:
+            raise CheckpointError(f"'{path}' holds no {name} weights, so training cannot resume from it")
+        load_weights(getattr(networks, name), models[name], name, path)
+    if G_ema is not None and "G_ema" in models:
+        load_weights(G_ema, models["G_ema"], "G_ema", path)
 
 
 def restore_optimisation(state: dict, optimizers: dict, scaler) -> None:
@@ -167,6 +216,6 @@ def read_checkpoint_info(path: Path, run: str) -> CheckpointInfo:
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise CheckpointError(f"cannot read checkpoint '{path}': {type(e).__name__}") from None
     _check_format(state, path)
-    cfg = checkpoint_config(state)
+    cfg = checkpoint_config(state, path)
     return CheckpointInfo(path=path, run=run, step=int(state.get("step", 0)), stage=str(state.get("stage", "")),
                           preset=cfg.preset, dataset=cfg.dataset, has_D="D" in state["models"], config=cfg)

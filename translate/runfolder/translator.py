@@ -12,7 +12,7 @@ from torch import nn
 
 from translate.config import Config
 from translate.errors import CheckpointError, TranslateError
-from translate.runfolder.schema import checkpoint_config, load_checkpoint
+from translate.runfolder.schema import checkpoint_config, load_checkpoint, load_weights
 
 
 def load_translator(path: str | Path, device: str | torch.device = "cpu", use_ema: bool = True,
@@ -25,20 +25,20 @@ def load_translator(path: str | Path, device: str | torch.device = "cpu", use_em
     from translate.models.cut import build_discriminator, build_generator  # local: keeps this import light
 
     state = load_checkpoint(path, map_location="cpu")
-    cfg = checkpoint_config(state)
+    cfg = checkpoint_config(state, path)
     models = state["models"]
     key = "G_ema" if use_ema and "G_ema" in models else "G"
     if key not in models:
         raise CheckpointError(f"checkpoint '{path}' holds no generator weights")
     G = build_generator(cfg.model)
-    G.load_state_dict(models[key])
+    load_weights(G, models[key], key, path)
     G.to(device).eval().requires_grad_(False)
     if not with_discriminator:
         return G, cfg
     D = None
     if "D" in models:
         D = build_discriminator(cfg.model)
-        D.load_state_dict(models["D"])
+        load_weights(D, models["D"], "D", path)
         D.to(device).eval().requires_grad_(False)
     return G, cfg, D
 

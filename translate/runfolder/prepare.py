@@ -1,0 +1,99 @@
+"""Getting a run or output folder ready before any work: never over an existing run unless asked, writable,
+and without the temp files of a save that a kill interrupted. Torch-free, so the CLI checks it first.
+
+``translate train --out RUN`` on a folder that holds a run refuses (offering ``--resume`` or a new folder);
+``--overwrite`` deletes that run's files (only the layout's entries: other files in the folder are kept).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from translate.errors import TranslateError
+from translate.runfolder.layout import RunFolder
+
+log = logging.getLogger(__name__)
+
+# What `translate train` writes into a run folder (layout.py), plus eval's and TensorBoard's subfolders.
+RUN_ENTRIES = ("ckpt", "config.yaml", "log.jsonl", "metrics.jsonl", "samples", "eval", "tb")
+# save_checkpoint's temp names: .<name>.<pid>.<random>.tmp (older versions: .<name>.<random>.tmp).
+TEMP_NAME = re.compile(r"^\.(?P<name>.+?\.pt)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
+DEAD_WRITER_AGE_S = 60.0  # a temp of a process that is gone, older than this, is an orphan
+ANY_WRITER_AGE_S = 3600.0  # no checkpoint write takes an hour: older temps are orphans whatever the pid says
+
+
+def writable_folder(path: Path, option: str = "--out") -> Path:
+    """Create ``path`` (and parents) and check that files can be written in it; one-line errors otherwise."""
+    if path.exists() and not path.is_dir():
+        raise TranslateError(f"{option} {path} is a file, not a folder; give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise TranslateError(f"{option} {path}: cannot write there ({e.strerror or e}); give a folder on a "
+                             "writable disk") from None
+    return path
+
+
+def existing_run_entries(root: Path) -> list[str]:
+    """The run-layout entries present in ``root`` (empty for a new or unrelated folder)."""
+    return [name for name in RUN_ENTRIES if (root / name).exists() or (root / name).is_symlink()]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process (or a pid this system cannot have): leave its file alone
+    return True
+
+
+def remove_stale_temps(folder: Path, now: float | None = None) -> list[Path]:
+    """Delete orphaned checkpoint temps in ``folder``: their writer is gone (and a minute passed) or an hour passed."""
+    now = time.time() if now is None else now
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        match = TEMP_NAME.match(path.name)
+        if not match or not path.is_file() or path.is_symlink():
+            continue
+        age = now - path.stat().st_mtime
+        pid = match.group("pid")
+        writer_gone = pid is not None and int(pid) != os.getpid() and not _process_alive(int(pid))
+        if (writer_gone and age > DEAD_WRITER_AGE_S) or age > ANY_WRITER_AGE_S:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        log.warning("%s: removed %d temp file(s) left by an interrupted checkpoint save", folder, len(removed))
+    return removed
+
+
+def prepare_run_folder(root: Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """Check (and create) a training run folder; refuse an existing run unless ``resume`` or ``overwrite``."""
+    if root.exists() and not root.is_dir():
+        raise TranslateError(f"--out {root} is a file, not a folder; give a new folder for the run")
+    entries = existing_run_entries(root) if root.is_dir() else []
+    if entries and not resume:
+        if not overwrite:
+            raise TranslateError(f"--out {root} already holds a run ({', '.join(entries)}); continue it with "
+                                 "--resume, give a new folder, or add --overwrite to delete it and start afresh")
+        for name in entries:
+            target = root / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        log.warning("--overwrite: deleted the previous run in %s (%s)", root, ", ".join(entries))
+    writable_folder(root)
+    remove_stale_temps(RunFolder(root).ckpt)
+    return root
