@@ -10,7 +10,7 @@ from translate.config import load_config
 from translate.engine import device as device_mod
 from translate.engine.optim import build_optimizers
 from translate.errors import TranslateError
-from translate.inference import ONNX_TOLERANCE, build_backend, export_onnx, resolve_backend
+from translate.inference import ONNX_TOLERANCE, build_backend, resolve_backend
 from translate.models.cut import build_generator, build_model
 
 CPU = torch.device("cpu")
