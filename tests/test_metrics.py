@@ -1,4 +1,6 @@
 """FID/KID math against closed forms, the offline feature extractor, and the evaluate_translator API."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -134,7 +136,7 @@ def test_ground_truth_errors_reward_preserved_background(smoke_run):
 def test_reference_features_are_cached(smoke_run, data_home):
     G, root = _smoke_root(smoke_run)
     first = evaluate_translator(G, root, features="tiny")
-    cached = list((data_home / "stats").glob("tiny-*testB-*.npy"))
+    cached = list((data_home / "stats").glob(f"tiny-*-{Path(root).name}-testB-*.npy"))  # this dataset's (others share stats/)
     assert len(cached) == 1
     np.save(cached[0], np.load(cached[0]) + 1.0)  # a tampered cache changes the figure: it is really read
     assert evaluate_translator(G, root, features="tiny")["fid"] != pytest.approx(first["fid"])

@@ -16,7 +16,7 @@ from translate.config import config_to_dict, load_config, merge
 from translate.datasets.sources import DEMO, resolve_source
 from translate.errors import TranslateError
 from translate.runfolder.layout import RunFolder
-from translate.runfolder.prepare import prepare_run_folder
+from translate.runfolder.prepare import check_run_folder, prepare_run_folder
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,16 @@ def run(args) -> int:
         raise TranslateError("--resume needs --out RUN, the run folder to continue")
     if args.resume and args.overwrite:
         raise TranslateError("give --resume (continue the run) or --overwrite (start it afresh), not both")
-    if args.out and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 alone may clear the folder
-        prepare_run_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
+    rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone may clear the folder
+    if args.out and rank0:  # refuse an existing run at once, before any download; nothing is written yet
+        check_run_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
     cfg = _build_config(args)
     # The one resolve_source of a training start (the Trainer keeps a resolved config): a named dataset is
     # fetched, or its absence reported, before torch is imported. Concurrent DDP ranks are safe: the demo set
     # and downloads are written to temp folders and renamed into place.
     cfg = resolve_source(cfg)
+    if args.out and rank0:  # only once the data is there: a failed start leaves no empty run folder
+        prepare_run_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
     from translate.engine import distributed as dist  # torch is imported only once the config is valid
     from translate.engine.trainer import Trainer
 

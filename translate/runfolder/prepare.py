@@ -78,15 +78,22 @@ def remove_stale_temps(folder: Path, now: float | None = None) -> list[Path]:
     return removed
 
 
-def prepare_run_folder(root: Path, resume: bool = False, overwrite: bool = False) -> Path:
-    """Check (and create) a training run folder; refuse an existing run unless ``resume`` or ``overwrite``."""
+def check_run_folder(root: Path, resume: bool = False, overwrite: bool = False) -> list[str]:
+    """The run entries in ``root``; refuse a file, or an existing run without ``resume`` or ``overwrite``.
+    Writes nothing."""
     if root.exists() and not root.is_dir():
         raise TranslateError(f"--out {root} is a file, not a folder; give a new folder for the run")
     entries = existing_run_entries(root) if root.is_dir() else []
+    if entries and not resume and not overwrite:
+        raise TranslateError(f"--out {root} already holds a run ({', '.join(entries)}); continue it with "
+                             "--resume, give a new folder, or add --overwrite to delete it and start afresh")
+    return entries
+
+
+def prepare_run_folder(root: Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """Check (and create) a training run folder; refuse an existing run unless ``resume`` or ``overwrite``."""
+    entries = check_run_folder(root, resume, overwrite)
     if entries and not resume:
-        if not overwrite:
-            raise TranslateError(f"--out {root} already holds a run ({', '.join(entries)}); continue it with "
-                                 "--resume, give a new folder, or add --overwrite to delete it and start afresh")
         for name in entries:
             target = root / name
             if target.is_dir() and not target.is_symlink():
