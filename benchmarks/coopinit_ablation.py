@@ -230,7 +230,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.merge:
         runs = [r for path in args.merge for r in json.loads(Path(path).read_text())["runs"]]
-        print(markdown(summarise(runs)))
+        text = markdown(summarise(runs))
+        if any(r["method"] == "cut" for r in runs) and len({r["method"] for r in runs}) > 1:
+            text += "\n\nPer-seed paired differences:\n\n" + paired(runs, "cut")
+        print(text)
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     log.setLevel(logging.INFO)
