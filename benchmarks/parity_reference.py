@@ -17,19 +17,23 @@ import torch
 from translate.models.networks import ResnetGenerator
 
 # The launcher, written next to the runs and started with the reference's Python and cwd.
-LAUNCHER = '''\
-import argparse, os, random, runpy, sys
-import numpy as np, torch
-seed, repo = int(os.environ["PARITY_SEED"]), os.environ["PARITY_REF"]
-torch.set_num_threads(1)
-random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+# The reference's argparse refuses --netG resnet_4blocks, which its define_G builds: allow it at run time.
+NETG_PATCH = '''\
 _add = argparse.ArgumentParser.add_argument
 def add_argument(self, *a, **k):
     if "--netG" in a and k.get("choices") and "resnet_4blocks" not in k["choices"]:
         k["choices"] = list(k["choices"]) + ["resnet_4blocks"]
     return _add(self, *a, **k)
 argparse.ArgumentParser.add_argument = add_argument
-sys.path.insert(0, repo)
+'''
+
+LAUNCHER = '''\
+import argparse, os, random, runpy, sys
+import numpy as np, torch
+seed, repo = int(os.environ["PARITY_SEED"]), os.environ["PARITY_REF"]
+torch.set_num_threads(1)
+random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+''' + NETG_PATCH + '''sys.path.insert(0, repo)
 sys.argv = ["train.py"] + sys.argv[1:]
 runpy.run_path(os.path.join(repo, "train.py"), run_name="__main__")
 '''
@@ -53,13 +57,7 @@ with torch.no_grad():
 REF_STEPS = '''\
 import argparse, importlib, json, sys, numpy as np, torch
 repo, seed, data_path, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-_add = argparse.ArgumentParser.add_argument
-def add_argument(self, *a, **k):
-    if "--netG" in a and k.get("choices") and "resnet_4blocks" not in k["choices"]:
-        k["choices"] = list(k["choices"]) + ["resnet_4blocks"]
-    return _add(self, *a, **k)
-argparse.ArgumentParser.add_argument = add_argument
-sys.path.insert(0, repo)
+''' + NETG_PATCH + '''sys.path.insert(0, repo)
 TrainOptions = importlib.import_module("options.train_options").TrainOptions
 create_model = importlib.import_module("models").create_model  # the reference's package, not ours
 torch.set_num_threads(1); torch.manual_seed(seed); np.random.seed(seed)

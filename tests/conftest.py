@@ -48,3 +48,14 @@ def smoke_run(data_home, tmp_path_factory):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu"])
     Trainer(cfg, run_dir).fit()
     return run_dir
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """A local HTTP server standing in for the zoo's download server (tests/test_download.py's LocalServer)."""
+    from test_download import LocalServer
+
+    srv = LocalServer()
+    monkeypatch.setenv("TRANSLATE_ZOO_URL", srv.base)
+    yield srv
+    srv.close()

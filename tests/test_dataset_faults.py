@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from test_download import LocalServer
 from test_zoo import dataset_zip, png
 
 from translate.cli import main
@@ -23,12 +22,6 @@ from translate.datasets.imageio import find_images
 from translate.errors import DataError
 
 
-@pytest.fixture
-def server(monkeypatch):
-    srv = LocalServer()
-    monkeypatch.setenv("TRANSLATE_ZOO_URL", srv.base)
-    yield srv
-    srv.close()
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
-from test_download import LocalServer, closed_port
+from test_download import closed_port
 
 from translate.config import load_config
 from translate.datasets import zoo
@@ -40,12 +40,6 @@ def dataset_zip(name="horse2zebra", n=(4, 3, 2, 2), top=True) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture
-def server(monkeypatch):
-    srv = LocalServer()
-    monkeypatch.setenv("TRANSLATE_ZOO_URL", srv.base)
-    yield srv
-    srv.close()
 
 
 def test_entries_cover_the_standard_sets(monkeypatch):
