@@ -25,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from translate.app.runs import CheckpointCatalog, CheckpointInfo
 from translate.apply import translate_tensor
+from translate.inference import build_backend
 from translate.runfolder.translator import (build_checkpoint_refiner, load_translator,  # noqa: F401
                                             refiner_available)  # refiner_available: read by app/handlers.py
 from translate.datasets.imageio import load_image, pil_to_tensor, save_image
@@ -107,7 +108,8 @@ class Translator:
                 self._models.move_to_end(key)
                 return self._models[key]
             log.info("demo: loading %s on %s", info.path, self.device)
-            loaded = load_translator(info.path, device=self.device, with_discriminator=True)
+            G, cfg, D = load_translator(info.path, device=self.device, with_discriminator=True)
+            loaded = (build_backend(G, "auto", self.device), cfg, D)  # apply's default backend
             self._models[key] = loaded
             while len(self._models) > self.cache_size:
                 self._models.popitem(last=False)

@@ -6,18 +6,22 @@ its ``multiple``, so ``translate.apply.translate_tensor`` takes either. Backends
 - ``torch``: G itself, fp32, under ``no_grad`` (the caller's). ``torch.inference_mode`` was measured no
   faster on CPU (G's time is all convolution and instance norm, not autograd bookkeeping), and its
   inference tensors would break the test-time refiner, which needs autograd on G's output.
-- ``bf16``: G under bf16 autocast, fp32 out. Worth it only where the CPU has native bf16 units
-  (``translate.engine.device.cpu_has_native_bf16``) or on CUDA.
+- ``channels_last``: a copy of G in channels-last (NHWC) memory, fp32; oneDNN's convolutions prefer it.
+- ``bf16``: a copy of G with bf16 weights in channels-last memory, fp32 in and out. Within
+  ``BF16_TOLERANCE`` of fp32 (tests/test_inference.py); fast only where the CPU has bf16 matrix units
+  (``translate.engine.device.cpu_bf16_units``) or on CUDA.
 - ``compile``: ``torch.compile(G)``; minutes of compilation on CPU before the first image, and again for
   every new image size.
 - ``onnxruntime``: G exported to ONNX (dynamic batch, height and width) and run by ONNX Runtime's CPU
   provider; needs the optional extra ``pip install 'translate[onnx]'``.
 
-``auto`` is the fastest backend whose output matches fp32 PyTorch (README, "Apply backends", from
-``benchmarks/inference_paths.py``): ``torch`` on every device measured so far.
+``auto`` is the fastest backend measured on each kind of device (README, "Apply backends", from
+``benchmarks/inference_paths.py`` and ``benchmarks/vs_reference.py``): ``bf16`` on CPUs with AMX bf16 units,
+``channels_last`` on other CPUs, ``torch`` on GPUs (not measured there).
 """
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import warnings
@@ -29,8 +33,11 @@ from translate.errors import TranslateError
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "bf16", "compile", "onnxruntime")
+BACKENDS = ("auto", "torch", "channels_last", "bf16", "compile", "onnxruntime")
 ONNX_TOLERANCE = 1e-4  # max |ONNX Runtime - PyTorch| per pixel in [-1, 1] (tests/test_inference.py); fp32 both
+# bf16 against fp32, per pixel in [-1, 1]: (largest, mean) |difference| on the bundled model's test images
+# (tests/test_inference.py). One 8-bit level of a saved image is 2/255 = 0.0078.
+BF16_TOLERANCE = (0.05, 0.002)
 
 
 class Backend:
@@ -53,7 +60,13 @@ def resolve_backend(name: str, device: torch.device) -> str:
     if name == "onnxruntime" and device.type != "cpu":
         raise TranslateError(f"--backend onnxruntime runs on the CPU only; use --device cpu or --backend torch "
                              f"(got --device {device})")
-    return "torch" if name == "auto" else name
+    if name != "auto":
+        return name
+    if device.type != "cpu":
+        return "torch"
+    from translate.engine.device import cpu_bf16_units
+
+    return "bf16" if "amx_bf16" in cpu_bf16_units() else "channels_last"
 
 
 def build_backend(G: torch.nn.Module, name: str, device: torch.device) -> Backend | torch.nn.Module:
@@ -63,11 +76,14 @@ def build_backend(G: torch.nn.Module, name: str, device: torch.device) -> Backen
     multiple = getattr(G, "multiple", 4)
     if name == "torch":
         return G
-    if name == "bf16":
-        def bf16(x: torch.Tensor) -> torch.Tensor:
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
-                return G(x).float()
-        return Backend("bf16", bf16, multiple)
+    if name in ("channels_last", "bf16"):
+        dtype = torch.bfloat16 if name == "bf16" else torch.float32
+        G_nhwc = copy.deepcopy(G).to(dtype=dtype, memory_format=torch.channels_last)
+
+        def nhwc(x: torch.Tensor) -> torch.Tensor:
+            y = G_nhwc(x.to(dtype=dtype, memory_format=torch.channels_last))
+            return y.float().contiguous()
+        return Backend(name, nhwc, multiple)
     if name == "compile":
         return Backend("compile", torch.compile(G, dynamic=True), multiple)
     return Backend("onnxruntime", onnx_session_fn(export_onnx(G)), multiple)

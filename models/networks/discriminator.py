@@ -13,6 +13,7 @@ from torch import nn
 
 from translate.models.networks.blur import Downsample
 from translate.models.networks.init import init_weights
+from translate.models.networks.norm import InstanceNorm
 
 _KERNEL, _PAD = 4, 1
 
@@ -24,7 +25,7 @@ def _lrelu() -> nn.Module:
 def _strided(c_in: int, c_out: int, antialias: bool, norm: bool) -> list[nn.Module]:
     """A 4x4 conv that halves the resolution, either by stride or by blur-pool after it."""
     conv = nn.Conv2d(c_in, c_out, _KERNEL, stride=1 if antialias else 2, padding=_PAD)
-    layers = [conv] + ([nn.InstanceNorm2d(c_out)] if norm else []) + [_lrelu()]
+    layers = [conv] + ([InstanceNorm(c_out)] if norm else []) + [_lrelu()]
     return layers + ([Downsample(c_out)] if antialias else [])
 
 
@@ -56,7 +57,7 @@ class PatchDiscriminator(nn.Module):
         prev, mult = mult, min(2**n_layers, 8)
         layers += [
             nn.Conv2d(ndf * prev, ndf * mult, _KERNEL, stride=1, padding=_PAD),
-            nn.InstanceNorm2d(ndf * mult),
+            InstanceNorm(ndf * mult),
             _lrelu(),
             nn.Conv2d(ndf * mult, 1, _KERNEL, stride=1, padding=_PAD),
         ]

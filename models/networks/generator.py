@@ -27,11 +27,12 @@ from torch import nn
 
 from translate.models.networks.blur import Downsample, Upsample
 from translate.models.networks.init import init_weights
+from translate.models.networks.norm import InstanceNorm
 
 
 def _norm(channels: int) -> nn.Module:
     # Instance norm without affine parameters or running statistics, as in CUT.
-    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    return InstanceNorm(channels)
 
 
 class ResnetBlock(nn.Module):

@@ -25,8 +25,8 @@ def add_parser(sub) -> None:
                         "4096x4096; 0 = no limit)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (same-size images only)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "bf16", "compile", "onnxruntime"),
-                   help="how G runs (translate/inference.py); auto: the fastest that matches fp32 PyTorch")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "channels_last", "bf16", "compile", "onnxruntime"),
+                   help="how G runs (translate/inference.py); auto: the fastest measured for this device")
     p.add_argument("--no-ema", action="store_true", help="use G rather than G_ema when both are saved")
     p.add_argument("--refine-steps", type=int, default=0, metavar="N",
                    help="test-time refinement: N Langevin steps under the checkpoint's D as an energy (CoopInit)")
