@@ -159,3 +159,38 @@ def test_patch_sampler_sends_a_contiguous_gradient_to_G():
         out = l2_normalize(F.mlps[0](manual.reshape(-1, 4)), dim=-1)
         out.square().sum().backward()
         torch.testing.assert_close(x.grad, x2.grad)
+
+
+def test_instance_norm_equals_torch_and_its_channels_last_gradient_is_right_at_batch_one():
+    """The networks' InstanceNorm (group norm per channel) gives nn.InstanceNorm2d's numbers, and, unlike it
+    (PyTorch 2.14 on CPU), the right input gradient for a batch of one with a channels-last gradient."""
+    from translate.models.networks.norm import InstanceNorm
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 8, 9, 11, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(1, 8, 9, 11, dtype=torch.float64)
+    want_y = torch.nn.InstanceNorm2d(8)(x)
+    (want_dx,) = torch.autograd.grad(want_y, x, g)
+    xc = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    y = InstanceNorm(8)(xc)
+    (dx,) = torch.autograd.grad(y, xc, g.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(y, want_y.detach())
+    torch.testing.assert_close(dx, want_dx)
+    assert not list(InstanceNorm(8).state_dict())  # state dicts as with nn.InstanceNorm2d(affine=False)
+
+
+def test_upsample_is_exactly_its_transposed_blur_definition():
+    """The bilinear fast path equals the replicate-pad + binomial transposed conv it replaces, values and
+    gradients, at odd and even sizes."""
+    from translate.models.networks.blur import Upsample
+
+    torch.manual_seed(0)
+    for shape in [(2, 3, 5, 7), (1, 4, 1, 1), (1, 4, 16, 6)]:
+        up = Upsample(shape[1]).double()
+        assert up.bilinear
+        x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        fast, slow = up(x), up.transposed(x)
+        assert fast.shape == (shape[0], shape[1], 2 * shape[2], 2 * shape[3])
+        torch.testing.assert_close(fast, slow)
+        g = torch.randn_like(fast)
+        torch.testing.assert_close(torch.autograd.grad(fast, x, g)[0], torch.autograd.grad(slow, x, g)[0])

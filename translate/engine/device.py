@@ -7,7 +7,7 @@ import logging
 
 import torch
 
-from translate.errors import ConfigError, TranslateError
+from translate.errors import TranslateError
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +73,6 @@ def autocast(device: torch.device, dtype: torch.dtype):
     if dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def check_channels_last(enabled: bool, device: torch.device, batch_size: int) -> None:
-    """Refuse channels_last where it silently gives wrong gradients.
-
-    On CPU (torch 2.14), InstanceNorm's backward is wrong for a batch of one image when the incoming
-    gradient has channels-last strides, which is every gradient once train.channels_last is on.
-    """
-    if enabled and device.type == "cpu" and batch_size == 1:
-        raise ConfigError("train.channels_last: on CPU, InstanceNorm gradients are wrong for a per-process batch "
-                          "of one image in channels_last (a PyTorch bug); set data.batch_size >= 2 or leave "
-                          "train.channels_last off (it is slower on CPU anyway)")
 
 
 def compile_networks(networks: torch.nn.Module) -> None:

@@ -18,7 +18,7 @@ import torch
 from translate.config import Config, save_config
 from translate.datasets.sources import resolve_source
 from translate.datasets.folder import build_dataset, build_loader, fixed_images, resolve_layout
-from translate.engine.device import (autocast, check_channels_last, compile_networks, resolve_device,
+from translate.engine.device import (autocast, compile_networks, resolve_device,
                                      resolve_precision)
 from translate.engine.distributed import average_gradients, average_logs, check_in_sync
 from translate.engine.ema import build_ema, update_ema
@@ -84,7 +84,6 @@ class Trainer:
             self.dataset.no_jitter_from = (total - decay) * cfg.data.batch_size * world_size
 
         self.networks = build_model(cfg.model).to(self.device)
-        check_channels_last(cfg.train.channels_last, self.device, cfg.data.batch_size)
         if cfg.train.channels_last:
             self.networks.to(memory_format=torch.channels_last)
         self.G_ema = build_ema(self.networks.G) if cfg.train.ema > 0 else None
