@@ -19,7 +19,7 @@ import time
 
 import torch
 
-PATHS = ("torch", "inference_mode", "bf16", "onnxruntime", "compile")
+PATHS = ("torch", "inference_mode", "channels_last", "bf16", "onnxruntime", "compile")
 
 
 def build_paths(G, names: list[str], device: torch.device) -> dict:
@@ -47,7 +47,7 @@ def main() -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (no --ckpt)")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--paths", default="torch,inference_mode,bf16,onnxruntime", help=f"any of {', '.join(PATHS)}")
+    p.add_argument("--paths", default="torch,channels_last,bf16,onnxruntime", help=f"any of {', '.join(PATHS)}")
     p.add_argument("--threads", type=int, default=0)
     args = p.parse_args()
     if args.threads > 0:
