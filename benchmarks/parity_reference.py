@@ -45,7 +45,9 @@ sys.path.insert(0, sys.argv[1])
 networks = importlib.import_module("models.networks")  # the reference's package, not ours
 weights, ngf, n_blocks, x_path, y_path = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 G = networks.define_G(3, 3, ngf, "resnet_%dblocks" % n_blocks, "instance", False, "xavier", 0.02, False, False, [])
-G.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+state = torch.load(weights, map_location="cpu", weights_only=True)
+# the reference wraps its nets in DataParallel and, without a GPU, saves them with that "module." prefix
+G.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
 G.eval()
 with torch.no_grad():
     torch.save(G(torch.load(x_path, weights_only=True)), y_path)
