@@ -29,16 +29,43 @@ def _run_name(ckpt: Path, root: Path) -> str:
     return run_dir.relative_to(root).as_posix()
 
 
-def _find_checkpoints(root: Path) -> list[Path]:
-    """``*/ckpt/*.pt`` below ``root`` (hidden folders skipped), each run's latest.pt first."""
-    found = [p for p in root.rglob("ckpt/*.pt")
-             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+MAX_RUN_DIRS = 20000  # folders walked per scan: a runs folder (or a link loop) cannot stall the page
+
+
+def _find_checkpoints(root: Path) -> tuple[list[Path], list[str]]:
+    """``*/ckpt/*.pt`` below ``root`` (hidden folders skipped), each run's latest.pt first, and why others were not.
+
+    Linked run folders are followed (scratch storage is often linked into ``runs/``), each real folder once, so
+    a link loop ends; a link to nothing, or a folder that cannot be read, is reported rather than left out silently.
+    """
+    found, skipped, seen = [], [], set()
+
+    def unreadable(e: OSError):
+        skipped.append(f"{e.filename}: cannot be read ({e.strerror or e})")
+
+    for n, (folder, dirs, files) in enumerate(os.walk(root, onerror=unreadable, followlinks=True)):
+        here = Path(folder)
+        real = os.path.realpath(folder)
+        if real in seen or n >= MAX_RUN_DIRS:
+            if n >= MAX_RUN_DIRS:
+                skipped.append(f"{root}: more than {MAX_RUN_DIRS} folders; only the first were searched")
+            dirs[:] = []
+            if n >= MAX_RUN_DIRS:
+                break
+            continue
+        seen.add(real)
+        for name in [*dirs, *files]:  # a link to nothing is listed among the files
+            if (here / name).is_symlink() and not (here / name).exists():
+                skipped.append(f"{here / name}: a link to '{os.readlink(here / name)}', which does not exist")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).exists())
+        if here.name == "ckpt":
+            found += [here / f for f in files if f.endswith(".pt") and not f.startswith(".") and (here / f).is_file()]
 
     def order(p: Path):
         kept = p.stem.removeprefix("step_")
         return (p.parent.as_posix(), p.name != "latest.pt", -int(kept) if kept.isdigit() else 0)
 
-    return sorted(found, key=order)
+    return sorted(found, key=order), skipped
 
 
 class CheckpointCatalog:
@@ -61,14 +88,16 @@ class CheckpointCatalog:
             if not self.ckpt.is_file():
                 raise CheckpointError(f"--ckpt: checkpoint '{self.ckpt}' not found (give RUN/ckpt/latest.pt "
                                       "or a run folder)")
-            paths, root = [self.ckpt], self.ckpt.parent
+            (paths, walk_skipped), root = ([self.ckpt], []), self.ckpt.parent
         else:
             if not self.runs_dir.is_dir():
                 raise CheckpointError(f"--runs: '{self.runs_dir}' is not a folder (give the folder that holds "
                                       "your run folders, e.g. runs/)")
-            paths, root = _find_checkpoints(self.runs_dir), self.runs_dir
+            (paths, walk_skipped), root = _find_checkpoints(self.runs_dir), self.runs_dir
         entries: dict[str, CheckpointInfo] = {}
-        self.skipped = []
+        self.skipped = list(walk_skipped)
+        for reason in self.skipped:
+            log.warning("demo: skipping %s", reason)
         for path in paths:
             st = path.stat()
             key = (path, st.st_mtime_ns, st.st_size)

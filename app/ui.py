@@ -117,6 +117,14 @@ def _batch_tab(limits: Limits):
     return files, go, status, zip_file, gallery
 
 
+def _no_checkpoints(catalog: CheckpointCatalog) -> str:
+    """The picker's hint when a scan offered nothing: what was skipped and why, then what to do."""
+    hint = "No checkpoints found"
+    if catalog.skipped:
+        hint += f" ({len(catalog.skipped)} skipped: {catalog.skipped[0]}{'; …' if len(catalog.skipped) > 1 else ''})"
+    return hint + ": train one with `translate train demo`, then press ↻"
+
+
 def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = None, *, device: str = "auto",
                limits: Limits = Limits(), n_examples: int = 8, max_queue: int = 16) -> gr.Blocks:
     """The demo page for checkpoints in ``runs_dir`` (default ``runs/``) or the single checkpoint ``ckpt``.
@@ -137,8 +145,7 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
         _header(h.device_text)
         with gr.Row(equal_height=True):
             picker = gr.Dropdown(labels, value=first, label=f"Checkpoint · from {source}", scale=5,
-                                 elem_id="ckpt-picker", info=None if labels else
-                                 "No checkpoints found: train one with `translate train demo`, then press ↻")
+                                 elem_id="ckpt-picker", info=None if labels else _no_checkpoints(catalog))
             refresh = gr.Button("↻", elem_id="refresh", scale=0, min_width=56)
         card, can_refine, example_images = h.view_values(first)
         with gr.Row(equal_height=True):
