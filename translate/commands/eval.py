@@ -83,12 +83,15 @@ def run(args) -> int:
     from translate.runfolder.translator import load_translator
     from translate.engine.device import resolve_device
     from translate.metrics.evaluate import Evaluator
-    from translate.metrics.summary import markdown_table, pair_grid, write_json
+    from translate.metrics.summary import markdown_table, pair_grid, write_json, write_text
+    from translate.runfolder.prepare import check_writable
 
     if args.batch_size < 1 or args.max_images < 0 or args.image_size < 0:
         raise TranslateError("--batch-size must be positive; --max-images and --image-size zero or more")
     metrics, lenient = _parse_metrics(args.metrics)
     args.ckpt = str(resolve_checkpoint(args.ckpt))
+    out = Path(args.out) if args.out else _default_out(Path(args.ckpt), args.split, args.features)
+    check_writable(out, "--out" if args.out else "eval's output folder (choose one with --out)")  # before the work
     device = resolve_device(args.device)
     t0 = time.perf_counter()
     state = load_checkpoint(args.ckpt)
@@ -102,11 +105,14 @@ def run(args) -> int:
     result.update(checkpoint=str(args.ckpt), step=int(state["step"]), stage=state.get("stage"),
                   generator="G_ema" if ema else "G", dataset=args.dataset or cfg.dataset, root=str(root),
                   seconds=round(time.perf_counter() - t0, 2))
-    out = Path(args.out) if args.out else _default_out(Path(args.ckpt), args.split, args.features)
-    write_json(result, out / "metrics.json")
     table = markdown_table(result)
-    (out / "metrics.md").write_text(table)
-    pair_grid(evaluator.real_a, fake, out / "pairs.png", n=args.grid)
-    print(table, end="")
+    print(table, end="")  # first, so a failed write below loses no figure
+    try:
+        write_json(result, out / "metrics.json")
+        write_text(table, out / "metrics.md")
+        pair_grid(evaluator.real_a, fake, out / "pairs.png", n=args.grid)
+    except OSError as e:
+        raise TranslateError(f"{out}: cannot write the results ({e.strerror or e}); free some space or give "
+                             "another folder with --out (the figures are printed above)") from None
     log.info("wrote %s, %s and %s", out / "metrics.json", out / "metrics.md", out / "pairs.png")
     return 0

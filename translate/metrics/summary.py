@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +61,23 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_json(result: dict, path: Path) -> Path:
+def write_text(text: str, path: Path) -> Path:
+    """Write ``text`` atomically (a hidden temp file in the same folder, then a rename): a full disk or a kill
+    leaves the earlier file, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def write_json(result: dict, path: Path) -> Path:
+    return write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", path)
 
 
 def pair_grid(inputs: torch.Tensor, outputs: torch.Tensor, path: Path, n: int = 8, seed: int = 0,

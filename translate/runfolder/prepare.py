@@ -42,6 +42,23 @@ def writable_folder(path: Path, option: str = "--out") -> Path:
     return path
 
 
+def check_writable(path: Path, option: str = "--out") -> Path:
+    """Fail early, with one line, when ``path`` could not become a folder of files; creates nothing.
+
+    For commands that work a while before they write (eval): the check runs before the work, while the folder
+    itself is only made once there is something to put in it.
+    """
+    if path.exists() and not path.is_dir():
+        raise TranslateError(f"{option} {path} is a file, not a folder; give a folder path")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise TranslateError(f"{option} {path}: cannot write in {parent} (read-only or not a folder); give a "
+                             "folder on a writable disk")
+    return path
+
+
 def existing_run_entries(root: Path) -> list[str]:
     """The run-layout entries present in ``root`` (empty for a new or unrelated folder)."""
     return [name for name in RUN_ENTRIES if (root / name).exists() or (root / name).is_symlink()]
