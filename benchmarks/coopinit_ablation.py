@@ -130,6 +130,20 @@ def paired(runs: list[dict], base: str) -> str:
     return "\n".join(lines)
 
 
+def merged_runs(result: dict) -> list[dict]:
+    """The runs of one --json file, or of benchmarks/parity_vs_reference.py's results.json (a dict of runs named
+    NAME_sSEED, whose plain CUT runs are called ``project``): both as rows of this script."""
+    if isinstance(result["runs"], list):
+        return result["runs"]
+    rows = []
+    for name, run in result["runs"].items():
+        method = name.rsplit("_s", 1)[0]
+        row = {k: v for k, v in run.items() if k not in ("curves", "trainer")}
+        covered = round(run.get("mode_coverage", 0.0) * result.get("n_modes", 3))  # the demo task has 3 modes
+        rows.append({**row, "method": "cut" if method == "project" else method, COLLAPSED: covered <= 1})
+    return rows
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="demo", help="demo (synthetic, with ground truth and modes) or a folder")
@@ -148,7 +162,8 @@ def parse_args(argv=None):
     p.add_argument("--coop-set", action="append", default=[], help="config override for the coop runs only")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared; more oversubscribes)")
     p.add_argument("--json", help="write every run and the summary here")
-    p.add_argument("--merge", nargs="+", metavar="JSON", help="only print the table of earlier --json files")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="only print the table of earlier --json files "
+                   "(or of parity_vs_reference.py's results.json)")
     p.add_argument("--refine", nargs="+", metavar="RUN", help="only score kept runs (RUN/ckpt/latest.pt) without "
                    "and with test-time Langevin refinement under their D")
     p.add_argument("--refine-steps", default="10", help="Langevin steps for --refine (comma-separated: several)")
@@ -229,7 +244,8 @@ def run_cells(args, common: list[str], evaluator: Evaluator, out: Path) -> list[
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.merge:
-        runs = [r for path in args.merge for r in json.loads(Path(path).read_text())["runs"]]
+        rows = [r for path in args.merge for r in merged_runs(json.loads(Path(path).read_text()))]
+        runs = list({(r["method"], r["seed"]): r for r in rows}.values())  # a run in two files counts once
         text = markdown(summarise(runs))
         if any(r["method"] == "cut" for r in runs) and len({r["method"] for r in runs}) > 1:
             text += "\n\nPer-seed paired differences:\n\n" + paired(runs, "cut")

@@ -50,3 +50,24 @@ def test_ablation_runs_both_methods_resumes_and_diagnoses(tmp_path, data_home, m
 
     with Image.open(grid) as sheet, Image.open(sorted((out / "cut_s0" / "samples").glob("*.png"))[-1]) as one:
         assert sheet.width > 2 * one.width and sheet.height > one.height
+
+
+def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
+    """parity_vs_reference.py's results.json (runs keyed NAME_sSEED) merges like the ablation's own files."""
+    ablation = load_script("coopinit_ablation")
+
+    def run(trainer, seed, acc, cov):
+        return {"trainer": trainer, "seed": seed, "curves": {}, "kid": 0.01, "gt_l1": 0.07, "gt_bg_l1": 0.06,
+                "mode_accuracy": acc, "mode_coverage": cov}
+
+    cut = {"runs": {"project_s0": run("project", 0, 0.5, 2 / 3), "reference_s0": run("reference", 0, 0.4, 1 / 3)}}
+    coop = {"runs": {"coop_len10_s0": run("project", 0, 0.7, 1.0), "reference_s0": run("reference", 0, 0.4, 1 / 3)}}
+    (tmp_path / "cut.json").write_text(json.dumps(cut))
+    (tmp_path / "coop.json").write_text(json.dumps(coop))
+    rows = ablation.merged_runs(cut) + ablation.merged_runs(coop)
+    assert [(r["method"], r["collapsed"]) for r in rows] == [("cut", False), ("reference", True),
+                                                             ("coop_len10", False), ("reference", True)]
+    assert ablation.main(["--merge", str(tmp_path / "cut.json"), str(tmp_path / "coop.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| reference | 1 | 1 |" in out  # in both files, counted once
+    assert "| coop_len10 | 0 | +0.0000 | +0.0000 | +0.0000 | +0.2000 | +0.3333 |" in out
