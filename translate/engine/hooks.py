@@ -40,12 +40,14 @@ class LogHook(Hook):
     def __init__(self, path: Path, every: int):
         self.path, self.every = path, max(1, every)
         self.sums: dict[str, float] = {}
-        self.count = 0
+        self.counts: dict[str, int] = {}  # per key: a key logged on some steps only (a stage switch or warm-up
+        self.count = 0                    # inside the interval) is averaged over the steps that logged it
         self.t_last = time.perf_counter()
 
     def after_step(self, trainer, logs):
         for k, v in logs.items():
             self.sums[k] = self.sums.get(k, 0.0) + v
+            self.counts[k] = self.counts.get(k, 0) + 1
         self.count += 1
         if trainer.step % self.every == 0 or trainer.step == trainer.total_steps:
             self.flush(trainer)
@@ -56,9 +58,9 @@ class LogHook(Hook):
         now = time.perf_counter()
         record = {"step": trainer.step, "stage": trainer.stage.name, "lr": trainer.current_lr,
                   "steps_per_s": round(self.count / max(now - self.t_last, 1e-9), 4)}
-        record.update({k: round(v / self.count, 6) for k, v in self.sums.items()})
+        record.update({k: round(v / self.counts[k], 6) for k, v in self.sums.items()})
         append_jsonl(self.path, record)  # a nan loss is written as null: every line stays valid JSON
-        self.sums, self.count, self.t_last = {}, 0, now
+        self.sums, self.counts, self.count, self.t_last = {}, {}, 0, now
 
     def after_train(self, trainer):
         self.flush(trainer)
