@@ -1,12 +1,15 @@
-"""The README's first picture: input | output of a demo checkpoint on demo test images of every variant.
+"""The README's pictures: input | output of demo checkpoints on demo test images of every variant.
 
     python benchmarks/demo_figure.py --ckpt demo --out docs/demo_bundled.png
+    python benchmarks/demo_figure.py --ckpt CUT=runs/cut_s0 --ckpt CoopInit+CUT=runs/coop_s0 \
+        --ckpt reference=runs/reference_s0/ref/latest_net_G.pth --out docs/compare_s0.png
 
 Columns are testA images taken in turn from each variant (so every mode the model covers is visible);
-the top row is the input, the bottom row the checkpoint's translation. Each column is labelled with the
-mode its input calls for and the mode translate/metrics/modes.py reads in the output (``source``: it kept
-domain A's coat), so the picture states its own misses. Pixels are enlarged without smoothing.
-Refuses to replace --out unless --overwrite; writes atomically.
+the top row is the input, then one row per checkpoint (``LABEL=PATH``; a ``.pth`` file is the CUT reference
+code's saved G, read by benchmarks/parity_reference.py into our network, with the first checkpoint's
+architecture). Each output is labelled with the mode its input calls for and the mode
+translate/metrics/modes.py reads in it (``source``: it kept domain A's coat), so the picture states its own
+misses. Pixels are enlarged without smoothing. Refuses to replace --out unless --overwrite; writes atomically.
 """
 from __future__ import annotations
 
@@ -37,34 +40,57 @@ def _to_pil(x: torch.Tensor, scale: int) -> Image.Image:
     return img.resize((img.width * scale, img.height * scale), Image.NEAREST)
 
 
-def figure(ckpt: Path, n: int, scale: int) -> Image.Image:
-    G, cfg = load_translator(ckpt)
+def _load(spec: str, cfg) -> tuple[str, torch.nn.Module, object]:
+    """(label, G, config) of ``LABEL=PATH`` or ``PATH``; a ``.pth`` file is the reference's G, in ``cfg``'s shape."""
+    label, _, path = spec.rpartition("=")
+    if path.endswith(".pth"):
+        if cfg is None:
+            raise TranslateError(f"{spec}: give one of this project's checkpoints first (its architecture is used)")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from parity_reference import load_reference_generator
+
+        return label or "reference", load_reference_generator(Path(path), cfg.model.ngf, cfg.model.n_blocks), cfg
+    G, cfg = load_translator(resolve_checkpoint(path))
+    return label or Path(path).name, G, cfg
+
+
+def figure(specs: list[str], n: int, scale: int) -> Image.Image:
+    cfg, rows = None, []
+    for spec in specs:
+        label, G, loaded = _load(spec, cfg)
+        cfg = cfg or loaded
+        rows.append((label, G))
     files = demo_test_images(cfg, n)
     if not files:
-        raise TranslateError(f"{ckpt}: no demo test images for this checkpoint")
+        raise TranslateError(f"{specs[0]}: no demo test images for this checkpoint")
     root = files[0].parent.parent
     labels = json.loads((root / "labels.json").read_text())
     real_a = torch.stack([pil_to_tensor(load_image(f)) for f in files])  # (N, 3, H, W)
-    fake_b = torch.cat([translate_tensor(G, real_a[i:i + 1], "cpu") for i in range(len(files))])
     masks = torch.stack([pil_to_tensor(load_image(root / "testA_mask" / f.name))[:1] for f in files]) > 0
-    seen = ModeClassifier(root).classify(fake_b, masks.float())
     wanted = [labels["modes"][labels["testA"][f.name]] for f in files]
     side, gap = real_a.shape[-1] * scale, 4
-    canvas = Image.new("RGB", (len(files) * (side + gap) - gap, 2 * (side + LABEL_H)), "white")
+    canvas = Image.new("RGB", (len(files) * (side + gap) - gap, (1 + len(rows)) * (side + LABEL_H)), "white")
     draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
-    for i, (a, b) in enumerate(zip(real_a, fake_b)):
-        x = i * (side + gap)
-        canvas.paste(_to_pil(a, scale), (x, 0))
-        draw.text((x + 2, side + 2), f"in: {wanted[i]}", fill="black", font=font)
-        canvas.paste(_to_pil(b, scale), (x, side + LABEL_H))
-        mark = "ok" if seen[i] == wanted[i] else "miss"
-        draw.text((x + 2, 2 * side + LABEL_H + 2), f"out: {seen[i]} ({mark})", fill="black", font=font)
+    for i, a in enumerate(real_a):
+        canvas.paste(_to_pil(a, scale), (i * (side + gap), 0))
+        draw.text((i * (side + gap) + 2, side + 2), f"in: {wanted[i]}", fill="black", font=font)
+    for r, (label, G) in enumerate(rows, start=1):
+        fake_b = torch.cat([translate_tensor(G, real_a[i:i + 1], "cpu") for i in range(len(files))])
+        seen = ModeClassifier(root).classify(fake_b, masks.float())
+        y = r * (side + LABEL_H)
+        for i, b in enumerate(fake_b):
+            x = i * (side + gap)
+            canvas.paste(_to_pil(b, scale), (x, y))
+            mark = "ok" if seen[i] == wanted[i] else "miss"
+            name = f"{label}: " if len(rows) > 1 else "out: "
+            draw.text((x + 2, y + side + 2), f"{name}{seen[i]} ({mark})", fill="black", font=font)
     return canvas
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ckpt", default="demo", help="checkpoint ('demo' = the bundled one) or run folder")
+    p.add_argument("--ckpt", action="append", metavar="[LABEL=]PATH", help="checkpoint ('demo' = the bundled "
+                   "one), run folder, or the reference's *_net_G.pth; repeat for one row each (default: demo)")
     p.add_argument("--out", default="docs/demo_bundled.png", help="PNG to write")
     p.add_argument("--n", type=int, default=6, help="test images (columns), taken in turn from each variant")
     p.add_argument("--scale", type=int, default=3, help="pixel enlargement")
@@ -74,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if out.exists() and not args.overwrite:
             raise TranslateError(f"{out} exists; pass --overwrite to replace it")
-        img = figure(resolve_checkpoint(args.ckpt), max(1, args.n), max(1, args.scale))
+        img = figure(args.ckpt or ["demo"], max(1, args.n), max(1, args.scale))
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
         os.close(fd)

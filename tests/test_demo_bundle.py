@@ -161,6 +161,26 @@ def test_figure_script_writes_input_and_output_rows(assets, tmp_path, capsys):
     assert fig.main(["--ckpt", "demo", "--out", str(out)]) == 2 and "--overwrite" in capsys.readouterr().err
 
 
+def test_figure_script_draws_one_row_per_checkpoint_and_reads_reference_weights(assets, tmp_path):
+    """``LABEL=PATH`` rows under the same inputs; a .pth is the CUT reference's saved G (DataParallel names)."""
+    import torch
+    from PIL import Image
+
+    from translate.runfolder.translator import load_translator
+
+    fig = _script("demo_figure")
+    G, _ = load_translator(assets / "demo.pt")
+    torch.save({f"module.{k}": v for k, v in G.state_dict().items()}, tmp_path / "latest_net_G.pth")
+    out = tmp_path / "cmp.png"
+    argv = ["--ckpt", "CUT=demo", "--ckpt", f"ref={tmp_path / 'latest_net_G.pth'}", "--n", "2", "--scale", "1"]
+    assert fig.main([*argv, "--out", str(out)]) == 0
+    img = Image.open(out).convert("RGB")
+    assert img.size == (2 * 32 + 4, 3 * (32 + fig.LABEL_H))  # the test set's images are 32 px
+    row = 32 + fig.LABEL_H  # the same weights give the same pixels in both rows
+    assert img.crop((0, row, 68, row + 32)).tobytes() == img.crop((0, 2 * row, 68, 2 * row + 32)).tobytes()
+    assert fig.main(["--ckpt", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "x.png")]) == 2
+
+
 def test_eval_of_the_bundled_file_never_writes_into_the_package(assets):
     from translate.commands.eval import _default_out
 
