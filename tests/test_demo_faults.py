@@ -1,6 +1,8 @@
 """translate demo: a port already in use is a one-line error, found before any checkpoint is loaded."""
 import socket
 
+import pytest
+
 from translate.cli import main
 
 
