@@ -1,4 +1,5 @@
-"""translate demo: a port already in use is a one-line error, found before any checkpoint is loaded."""
+"""translate demo faults: a port in use (one line, before any checkpoint loads), linked run folders, and checkpoints
+that ask for data (never generated)."""
 import socket
 
 import pytest
