@@ -68,7 +68,8 @@ def train_and_score(cfg, evaluator: Evaluator, run_dir: Path) -> dict:
     trainer.hooks = [h for h in trainer.hooks if not isinstance(h, ProgressHook)] + [timer]
     t0 = time.perf_counter()
     timer.t = t0
-    trainer.fit()
+    if not trainer.fit():  # Ctrl-C or SIGTERM: an unfinished run must not be scored as a finished cell
+        raise KeyboardInterrupt
     total = time.perf_counter() - t0
     scores, _ = evaluator.run(trainer.G_ema if trainer.G_ema is not None else trainer.networks.G)
     modes = scores.get("modes", {})
@@ -264,7 +265,12 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(args.out or tmp)
             out.mkdir(parents=True, exist_ok=True)
-            runs = run_cells(args, common, evaluator, out)
+            try:
+                runs = run_cells(args, common, evaluator, out)
+            except KeyboardInterrupt:
+                print(f"interrupted: finished cells are kept in {out}; run the same command to resume",
+                      file=sys.stderr)
+                return 130
     table = summarise(runs)
     text = markdown(table)
     base = "cut" if any(r["method"] == "cut" for r in runs) else None

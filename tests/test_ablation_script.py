@@ -71,3 +71,13 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| reference | 1 | 1 |" in out  # in both files, counted once
     assert "| coop_len10 | 0 | +0.0000 | +0.0000 | +0.0000 | +0.2000 | +0.3333 |" in out
+
+
+def test_an_interrupted_run_is_not_recorded_as_a_finished_cell(tmp_path, data_home, monkeypatch, capsys):
+    """SIGTERM or Ctrl-C stops the Trainer early (fit() returns False): that run must be trained again on resume,
+    not scored at the step it reached and kept as a result."""
+    ablation = load_script("coopinit_ablation")
+    monkeypatch.setattr(ablation.Trainer, "fit", lambda self: False)
+    out = tmp_path / "abl"
+    assert ablation.main(["--tiny", "--seeds", "0", "--methods", "cut", "--out", str(out)]) == 130
+    assert not list(out.glob("*.json")) and "run the same command to resume" in capsys.readouterr().err
