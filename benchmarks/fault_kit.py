@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -47,7 +48,8 @@ class Run:
     max_rss_mb: float
 
     def errors(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.startswith("error:")]
+        # A progress bar redraws its line with \r, so an error can follow one on the same \n-line.
+        return [line for line in re.split(r"[\r\n]", self.err) if line.startswith("error:")]
 
     def one_error(self) -> bool:
         """A clean failure: non-zero exit, no traceback, exactly one ``error:`` line."""
