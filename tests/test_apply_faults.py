@@ -209,3 +209,17 @@ def test_cli_counts_the_files_it_wrote(smoke_run, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.png", "a_1.png"]
     assert "wrote 3 image(s)" in err and _snapshot(src) == before
     assert main(["apply", "--ckpt", str(smoke_run), str(src), "--out", str(tmp_path / "out")]) == 2  # no --overwrite
+
+
+def test_atomic_writes_keep_the_usual_file_mode(tmp_path):
+    """Issue 11 sweep: outputs written through mkstemp temp files came out 0600, unreadable to anyone else."""
+    from translate.datasets.imageio import save_image
+    from translate.metrics.summary import write_text
+
+    old = os.umask(0o022)
+    try:
+        image = save_image(torch.zeros(3, 8, 8), tmp_path / "a.png")
+        text = write_text("{}", tmp_path / "metrics.json")
+    finally:
+        os.umask(old)
+    assert oct(image.stat().st_mode & 0o777) == oct(text.stat().st_mode & 0o777) == "0o644"
