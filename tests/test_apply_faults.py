@@ -223,3 +223,25 @@ def test_atomic_writes_keep_the_usual_file_mode(tmp_path):
     finally:
         os.umask(old)
     assert oct(image.stat().st_mode & 0o777) == oct(text.stat().st_mode & 0o777) == "0o644"
+
+
+def test_cli_write_error_starts_its_own_line(tmp_path, monkeypatch, capsys):
+    """Issue 11 sweep: a full disk mid-run printed 'apply 1/2 | 3.1 img/serror: ...' (the progress line unended)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    _img(src / "a.png")
+    _img(src / "b.png", seed=1)
+    real_save = Image.Image.save
+    calls = []
+
+    def failing_save(self, fp, *args, **kwargs):
+        calls.append(fp)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    code = main(["apply", "--ckpt", "demo", str(src), "--out", str(tmp_path / "out"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    errors = [line for line in err.replace("\r", "\n").splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and errors[0].startswith("error: cannot write")
