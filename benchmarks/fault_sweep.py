@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -77,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             print(f"kept {base}")
         else:
-            import shutil
             shutil.rmtree(base, ignore_errors=True)
     wall = time.monotonic() - start
     totals = {k: sum(r["kind"] == k for r in rows) for k in KINDS}
