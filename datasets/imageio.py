@@ -18,6 +18,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from translate.errors import DataError
+from translate.runfolder.layout import plain_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ def save_image(t: torch.Tensor, path: str | os.PathLike) -> Path:
     img = tensor_to_pil(t)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        plain_file_mode(fd)
         with os.fdopen(fd, "wb") as fh:
             img.save(fh, format=fmt)
         os.replace(tmp, path)

@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from translate.config import SyntheticConfig
-from translate.errors import ConfigError
+from translate.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +279,15 @@ def ensure_synthetic(cfg: SyntheticConfig, root: Path | None = None) -> Path:
     final = synthetic_dir(cfg, root)
     if (final / "labels.json").is_file():
         return final
+    try:
+        return _generate_into(cfg, final)
+    except OSError as e:  # the data root is read-only, full, or under a file
+        where = e.filename or final.parent
+        raise DataError(f"cannot write the demo dataset into the data root {final.parent} ({where}: "
+                        f"{e.strerror or e}); choose a writable one with $TRANSLATE_DATA, or free some space") from None
+
+
+def _generate_into(cfg: SyntheticConfig, final: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))

@@ -209,3 +209,39 @@ def test_cli_counts_the_files_it_wrote(smoke_run, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg.png", "a.png", "a_1.png"]
     assert "wrote 3 image(s)" in err and _snapshot(src) == before
     assert main(["apply", "--ckpt", str(smoke_run), str(src), "--out", str(tmp_path / "out")]) == 2  # no --overwrite
+
+
+def test_atomic_writes_keep_the_usual_file_mode(tmp_path):
+    """Issue 11 sweep: outputs written through mkstemp temp files came out 0600, unreadable to anyone else."""
+    from translate.datasets.imageio import save_image
+    from translate.metrics.summary import write_text
+
+    old = os.umask(0o022)
+    try:
+        image = save_image(torch.zeros(3, 8, 8), tmp_path / "a.png")
+        text = write_text("{}", tmp_path / "metrics.json")
+    finally:
+        os.umask(old)
+    assert oct(image.stat().st_mode & 0o777) == oct(text.stat().st_mode & 0o777) == "0o644"
+
+
+def test_cli_write_error_starts_its_own_line(tmp_path, monkeypatch, capsys):
+    """Issue 11 sweep: a full disk mid-run printed 'apply 1/2 | 3.1 img/serror: ...' (the progress line unended)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    _img(src / "a.png")
+    _img(src / "b.png", seed=1)
+    real_save = Image.Image.save
+    calls = []
+
+    def failing_save(self, fp, *args, **kwargs):
+        calls.append(fp)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    code = main(["apply", "--ckpt", "demo", str(src), "--out", str(tmp_path / "out"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    errors = [line for line in err.replace("\r", "\n").splitlines() if "error:" in line]
+    assert code == 2 and len(errors) == 1 and errors[0].startswith("error: cannot write")

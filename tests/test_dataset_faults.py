@@ -134,3 +134,20 @@ def test_image_folders_skip_named_pipes(tmp_path, caplog):
         found = find_images(tmp_path / "trainA")
     assert [Path(p).name for p in found] == ["a.png"]
     assert any("pipe.png" in r.getMessage() and "named pipe" in r.getMessage() for r in caplog.records)
+
+
+def test_unwritable_data_root_for_the_demo_set_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    """Issue 11 sweep: `train demo` with a read-only $TRANSLATE_DATA raised a raw OSError from mkdtemp."""
+    root = tmp_path / "ro"
+    root.mkdir()
+
+    def read_only_mkdtemp(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(root / ".demo-x.tmp-1"))
+
+    monkeypatch.setattr("translate.datasets.synthetic.tempfile.mkdtemp", read_only_mkdtemp)
+    monkeypatch.setenv("TRANSLATE_DATA", str(root))
+    code = main(["train", "demo", "--config", "smoke", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "Read-only file system" in err and str(root) in err and "$TRANSLATE_DATA" in err
+    assert not (tmp_path / "run").exists()  # nothing was started

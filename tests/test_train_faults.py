@@ -179,3 +179,15 @@ def test_sigterm_saves_and_prints_the_resume_command(data_home, tmp_path):
     assert "SIGTERM" in err and "resume with: translate train demo --out" in err and "Traceback" not in err
     last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"]
     assert load_checkpoint(run / "ckpt" / "latest.pt")["step"] == last >= 2
+
+
+def test_checkpoints_keep_the_usual_file_mode(tmp_path):
+    """Issue 11 sweep: checkpoints written through a mkstemp temp file came out 0600."""
+    from translate.runfolder.schema import save_checkpoint
+
+    old = os.umask(0o027)
+    try:
+        path = save_checkpoint({"format": 1}, tmp_path / "latest.pt")
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == "0o640"

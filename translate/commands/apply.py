@@ -72,14 +72,19 @@ def run(args) -> int:
 
     G = build_backend(G, args.backend, device)
     t0 = time.perf_counter()
+    drawn = []
 
     def progress(done: int, total: int) -> None:
         rate = done / max(time.perf_counter() - t0, 1e-9)
         print(f"\rapply {done}/{total} | {rate:.2f} img/s", end="", file=sys.stderr, flush=True)
+        drawn.append(done)
 
-    report = apply_plan(G, plan, device, batch_size=args.batch_size, refine=refine, progress=progress,
-                        max_pixels=max_pixels)
-    print(file=sys.stderr)
+    try:
+        report = apply_plan(G, plan, device, batch_size=args.batch_size, refine=refine, progress=progress,
+                            max_pixels=max_pixels)
+    finally:
+        if drawn:  # end the progress line, also when a write fails: the error gets a line of its own
+            print(file=sys.stderr)
     log.info("wrote %d image(s) to %s", len(report.written), args.out)
     for src, reason in report.skipped:
         print(f"skipped: {src}: {reason}", file=sys.stderr)

@@ -17,6 +17,7 @@ from torchvision.utils import make_grid
 
 from translate.datasets.imageio import save_image
 from translate.metrics.registry import FIGURES, lower_is_better  # noqa: F401 (lower_is_better: summary's API)
+from translate.runfolder.layout import plain_file_mode
 
 # figure -> (label, scale, format, lower is better), a view of the registry (translate/metrics/registry.py).
 METRICS = {k: (f.label, f.scale, f.fmt, f.lower_is_better) for k, f in FIGURES.items()}
@@ -67,6 +68,7 @@ def write_text(text: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        plain_file_mode(fd)
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)

@@ -25,7 +25,7 @@ import torch
 
 from translate.config import Config, config_from_dict, config_to_dict
 from translate.errors import CheckpointError, TranslateError
-from translate.runfolder.layout import RunFolder
+from translate.runfolder.layout import RunFolder, plain_file_mode
 from translate.safe_load_errors import describe_load_error
 
 FORMAT = 1
@@ -45,6 +45,7 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        plain_file_mode(fd)
         with os.fdopen(fd, "wb") as fh:
             torch.save(state, fh)
             fh.flush()
