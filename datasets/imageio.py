@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from translate.errors import DataError
-from translate.runfolder.layout import plain_file_mode
+from translate.atomic import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -192,13 +191,6 @@ def save_image(t: torch.Tensor, path: str | os.PathLike) -> Path:
     if fmt is None:
         raise ValueError(f"save_image: unknown image extension in {path}")
     img = tensor_to_pil(t)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        plain_file_mode(fd)
-        with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format=fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        img.save(fh, format=fmt)
     return path

@@ -214,7 +214,7 @@ def test_cli_counts_the_files_it_wrote(smoke_run, tmp_path, capsys):
 def test_atomic_writes_keep_the_usual_file_mode(tmp_path):
     """Issue 11 sweep: outputs written through mkstemp temp files came out 0600, unreadable to anyone else."""
     from translate.datasets.imageio import save_image
-    from translate.metrics.summary import write_text
+    from translate.atomic import write_text
 
     old = os.umask(0o022)
     try:

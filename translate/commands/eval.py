@@ -83,7 +83,8 @@ def run(args) -> int:
     from translate.runfolder.translator import load_translator
     from translate.engine.device import resolve_device
     from translate.metrics.evaluate import Evaluator
-    from translate.metrics.summary import markdown_table, pair_grid, write_json, write_text
+    from translate.atomic import write_text
+    from translate.metrics.summary import markdown_table, pair_grid, write_json
     from translate.runfolder.prepare import check_writable
 
     if args.batch_size < 1 or args.max_images < 0 or args.image_size < 0:

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from translate.atomic import atomic_open
 from translate.errors import TranslateError
 
 log = logging.getLogger(__name__)
@@ -34,14 +33,7 @@ def run(args) -> int:
         raise TranslateError(f"--out {out}: the file exists; choose another --out or pass --force to replace it")
     G, _ = load_translator(args.ckpt, device="cpu", use_ema=not args.no_ema)
     model = export_onnx(G)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(model)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out) as fh:
+        fh.write(model)
     log.info("wrote %s (%.1f MB)", out, len(model) / 2**20)
     return 0

@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from translate.atomic import atomic_open
 from translate.metrics.registry import ALL_METRICS, DEFAULT_METRICS, METRICS
 from translate.apply import translate_tensor
 from translate.datasets.folder import resolve_layout
@@ -68,11 +67,8 @@ def reference_features(extractor: FeatureExtractor, root: Path, files: Sequence[
               for i in range(0, len(files), batch_size)]  # file by file chunk: a large test B never sits in memory
     feats = np.concatenate(chunks)
     if cache_id:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_open(path) as fh:  # parallel evaluations never read half a file
             np.save(fh, feats)
-        os.replace(tmp, path)  # atomic: parallel evaluations never read half a file
     return feats
 
 

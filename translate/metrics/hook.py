@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
+from translate.atomic import write_text
 from translate.engine.hooks import Hook
 from translate.errors import ConfigError
 from translate.metrics.evaluate import Evaluator
@@ -50,9 +50,7 @@ class EvalHook(Hook):
         """On resume, forget evaluations beyond the checkpoint: the resumed run redoes them exactly."""
         records = [r for r in read_metrics(self.path) if r["step"] <= step]
         if self.path.is_file():  # rewritten whole (which also drops a torn last line), atomically
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-            os.replace(tmp, self.path)
+            write_text("".join(json.dumps(r) + "\n" for r in records), self.path)
         for r in records:
             self._update_best(r)
 

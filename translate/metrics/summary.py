@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ from torchvision.utils import make_grid
 
 from translate.datasets.imageio import save_image
 from translate.metrics.registry import FIGURES, lower_is_better  # noqa: F401 (lower_is_better: summary's API)
-from translate.runfolder.layout import plain_file_mode
+from translate.atomic import write_text
 
 # figure -> (label, scale, format, lower is better), a view of the registry (translate/metrics/registry.py).
 METRICS = {k: (f.label, f.scale, f.fmt, f.lower_is_better) for k, f in FIGURES.items()}
@@ -60,22 +58,6 @@ def markdown_table(result: dict) -> str:
     for metric, why in (result.get("skipped") or {}).items():
         lines.append(f"| {metric} | skipped: {why.split(';')[0]} |")
     return "\n".join(lines) + "\n"
-
-
-def write_text(text: str, path: Path) -> Path:
-    """Write ``text`` atomically (a hidden temp file in the same folder, then a rename): a full disk or a kill
-    leaves the earlier file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        plain_file_mode(fd)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_json(result: dict, path: Path) -> Path:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 
+from translate.atomic import atomic_open
 from translate.errors import TranslateError
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,6 @@ def ensure_weight_file(folder: str | Path, filename: str, url: str, what: str, a
 def _download(url: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     log.debug("trying to download %s to %s", url, path)
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                shutil.copyfileobj(response, fh)
-            os.replace(tmp, path)
-            log.info("downloaded %s", path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, atomic_open(path) as fh:
+        shutil.copyfileobj(response, fh)
+    log.info("downloaded %s", path)

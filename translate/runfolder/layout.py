@@ -14,17 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def plain_file_mode(fd: int) -> None:
-    """Give a file made by tempfile.mkstemp (always 0600) the mode open() would have: 0666 less the umask.
-
-    Atomic writes go through such temp files; without this every output, checkpoint and report would be
-    private to its owner (unreadable by a web server, a shared group, a container user).
-    """
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-
-
 def cache_root() -> Path:
     """~/.cache/translate: the default home of datasets (see data_root) and weights."""
     return Path.home() / ".cache" / "translate"

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # What `translate train` writes into a run folder (layout.py), plus eval's and TensorBoard's subfolders.
 RUN_ENTRIES = ("ckpt", "config.yaml", "log.jsonl", "metrics.jsonl", "samples", "eval", "tb")
-# save_checkpoint's temp names: .<name>.<pid>.<random>.tmp (older versions: .<name>.<random>.tmp).
+# save_checkpoint's temp names (translate/atomic.py): .<name>.<pid>.<random>.tmp (older versions: .<name>.<random>.tmp).
 TEMP_NAME = re.compile(r"^\.(?P<name>.+?\.pt)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
 DEAD_WRITER_AGE_S = 60.0  # a temp of a process that is gone, older than this, is an orphan
 ANY_WRITER_AGE_S = 3600.0  # no checkpoint write takes an hour: older temps are orphans whatever the pid says

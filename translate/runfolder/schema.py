@@ -13,10 +13,8 @@ An inference checkpoint (``inference_state``, e.g. the bundled demo model) keeps
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,8 @@ import torch
 
 from translate.config import Config, config_from_dict, config_to_dict
 from translate.errors import CheckpointError, TranslateError
-from translate.runfolder.layout import RunFolder, plain_file_mode
+from translate.atomic import atomic_open
+from translate.runfolder.layout import RunFolder
 from translate.safe_load_errors import describe_load_error
 
 FORMAT = 1
@@ -41,19 +40,10 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
     (a full disk) leaves the previous file as it was and raises a CheckpointError naming the file.
     """
     path = Path(path)
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-        plain_file_mode(fd)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_open(path, "wb", fsync=True) as fh:
             torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:  # atomic_open removed its temp file
         if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "write" in str(e).lower()):
             kept = "the previous one is kept" if path.is_file() else "no earlier one exists"
             reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
