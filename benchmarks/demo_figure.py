@@ -31,6 +31,8 @@ from translate.runfolder.bundled import demo_test_images, resolve_checkpoint
 from translate.runfolder.translator import load_translator
 
 LABEL_H = 16  # pixels of caption under each row
+MARGIN = 96  # pixels left of the rows for the checkpoints' labels, when there are several
+SHORT = {"zebra_stripes": "stripes", "red_yellow_checker": "checker", "blue_dots_on_white": "dots"}  # fit a cell
 
 
 def _to_pil(x: torch.Tensor, scale: int) -> Image.Image:
@@ -69,21 +71,24 @@ def figure(specs: list[str], n: int, scale: int) -> Image.Image:
     masks = torch.stack([pil_to_tensor(load_image(root / "testA_mask" / f.name))[:1] for f in files]) > 0
     wanted = [labels["modes"][labels["testA"][f.name]] for f in files]
     side, gap = real_a.shape[-1] * scale, 4
-    canvas = Image.new("RGB", (len(files) * (side + gap) - gap, (1 + len(rows)) * (side + LABEL_H)), "white")
+    left = MARGIN if len(rows) > 1 else 0
+    canvas = Image.new("RGB", (left + len(files) * (side + gap) - gap, (1 + len(rows)) * (side + LABEL_H)), "white")
     draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
     for i, a in enumerate(real_a):
-        canvas.paste(_to_pil(a, scale), (i * (side + gap), 0))
-        draw.text((i * (side + gap) + 2, side + 2), f"in: {wanted[i]}", fill="black", font=font)
+        canvas.paste(_to_pil(a, scale), (left + i * (side + gap), 0))
+        draw.text((left + i * (side + gap) + 2, side + 2), f"in: {SHORT.get(wanted[i], wanted[i])}", fill="black",
+                  font=font)
     for r, (label, G) in enumerate(rows, start=1):
         fake_b = torch.cat([translate_tensor(G, real_a[i:i + 1], "cpu") for i in range(len(files))])
         seen = ModeClassifier(root).classify(fake_b, masks.float())
         y = r * (side + LABEL_H)
+        if left:
+            draw.text((4, y + side // 2), label, fill="black", font=font)
         for i, b in enumerate(fake_b):
-            x = i * (side + gap)
+            x = left + i * (side + gap)
             canvas.paste(_to_pil(b, scale), (x, y))
             mark = "ok" if seen[i] == wanted[i] else "miss"
-            name = f"{label}: " if len(rows) > 1 else "out: "
-            draw.text((x + 2, y + side + 2), f"{name}{seen[i]} ({mark})", fill="black", font=font)
+            draw.text((x + 2, y + side + 2), f"out: {SHORT.get(seen[i], seen[i])} ({mark})", fill="black", font=font)
     return canvas
 
 

@@ -175,9 +175,9 @@ def test_figure_script_draws_one_row_per_checkpoint_and_reads_reference_weights(
     argv = ["--ckpt", "CUT=demo", "--ckpt", f"ref={tmp_path / 'latest_net_G.pth'}", "--n", "2", "--scale", "1"]
     assert fig.main([*argv, "--out", str(out)]) == 0
     img = Image.open(out).convert("RGB")
-    assert img.size == (2 * 32 + 4, 3 * (32 + fig.LABEL_H))  # the test set's images are 32 px
-    row = 32 + fig.LABEL_H  # the same weights give the same pixels in both rows
-    assert img.crop((0, row, 68, row + 32)).tobytes() == img.crop((0, 2 * row, 68, 2 * row + 32)).tobytes()
+    assert img.size == (fig.MARGIN + 2 * 32 + 4, 3 * (32 + fig.LABEL_H))  # the test set's images are 32 px
+    row, x = 32 + fig.LABEL_H, fig.MARGIN  # the same weights give the same pixels in both rows
+    assert img.crop((x, row, x + 68, row + 32)).tobytes() == img.crop((x, 2 * row, x + 68, 2 * row + 32)).tobytes()
     assert fig.main(["--ckpt", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "x.png")]) == 2
 
 
