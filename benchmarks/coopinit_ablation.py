@@ -108,7 +108,10 @@ def markdown(table: dict) -> str:
     for method, row in table.items():
         cells = []
         for k in keys:
-            mean, std = row.get(k, (float("nan"), 0.0))
+            if k not in row:  # e.g. wall times, in a table merged with runs that did not record them
+                cells.append("-")
+                continue
+            mean, std = row[k]
             digits = 4 if k in ("kid", "gt_l1", "gt_bg_l1") else 2 if k != "train_s" else 0
             cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
         lines.append(f"| {method} | {row['runs'][0]} | {row[COLLAPSED][0]} | " + " | ".join(cells) + " |")

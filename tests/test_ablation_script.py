@@ -70,6 +70,7 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
     assert ablation.main(["--merge", str(tmp_path / "cut.json"), str(tmp_path / "coop.json")]) == 0
     out = capsys.readouterr().out
     assert "| reference | 1 | 1 |" in out  # in both files, counted once
+    assert "nan" not in out  # figures a run did not record are "-"
     assert "| coop_len10 | 0 | +0.0000 | +0.0000 | +0.0000 | +0.2000 | +0.3333 |" in out
 
 
