@@ -44,14 +44,12 @@ def _find_checkpoints(root: Path) -> tuple[list[Path], list[str]]:
         skipped.append(f"{e.filename}: cannot be read ({e.strerror or e})")
 
     for n, (folder, dirs, files) in enumerate(os.walk(root, onerror=unreadable, followlinks=True)):
-        here = Path(folder)
-        real = os.path.realpath(folder)
-        if real in seen or n >= MAX_RUN_DIRS:
-            if n >= MAX_RUN_DIRS:
-                skipped.append(f"{root}: more than {MAX_RUN_DIRS} folders; only the first were searched")
+        if n >= MAX_RUN_DIRS:
+            skipped.append(f"{root}: more than {MAX_RUN_DIRS} folders; only the first were searched")
+            break
+        here, real = Path(folder), os.path.realpath(folder)
+        if real in seen:  # reached again through a link: a loop, or a run linked twice
             dirs[:] = []
-            if n >= MAX_RUN_DIRS:
-                break
             continue
         seen.add(real)
         for name in [*dirs, *files]:  # a link to nothing is listed among the files

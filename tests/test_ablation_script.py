@@ -61,7 +61,8 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
                 "mode_accuracy": acc, "mode_coverage": cov}
 
     cut = {"runs": {"project_s0": run("project", 0, 0.5, 2 / 3), "reference_s0": run("reference", 0, 0.4, 1 / 3)}}
-    coop = {"runs": {"coop_len10_s0": run("project", 0, 0.7, 1.0), "reference_s0": run("reference", 0, 0.4, 1 / 3)}}
+    coop = {"runs": {"coop_len10_s0": {**run("project", 0, 0.7, 1.0), "train_s": 12.0},  # a figure the others lack
+                     "reference_s0": run("reference", 0, 0.4, 1 / 3)}}
     (tmp_path / "cut.json").write_text(json.dumps(cut))
     (tmp_path / "coop.json").write_text(json.dumps(coop))
     rows = ablation.merged_runs(cut) + ablation.merged_runs(coop)
@@ -70,7 +71,7 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
     assert ablation.main(["--merge", str(tmp_path / "cut.json"), str(tmp_path / "coop.json")]) == 0
     out = capsys.readouterr().out
     assert "| reference | 1 | 1 |" in out  # in both files, counted once
-    assert "nan" not in out  # figures a run did not record are "-"
+    assert "nan" not in out and "| 12 ± 0 |" in out  # train_s shown for coop, "-" where no run recorded it
     assert "| coop_len10 | 0 | +0.0000 | +0.0000 | +0.0000 | +0.2000 | +0.3333 |" in out
 
 

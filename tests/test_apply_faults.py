@@ -112,9 +112,9 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
     assert (tmp_path / "result.png").read_bytes() == b"keep me"
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
-def test_write_failure_leaves_no_partial_file_and_one_line(tmp_path, monkeypatch, code):
-    src, out = tmp_path / "in", tmp_path / "out"
+def _two_images_second_save_fails(tmp_path, monkeypatch, code):
+    """``tmp_path/in`` with a.png and b.png; saving the second output writes a few bytes, then fails with ``code``."""
+    src = tmp_path / "in"
     src.mkdir()
     _img(src / "a.png")
     _img(src / "b.png", seed=1)
@@ -123,12 +123,18 @@ def test_write_failure_leaves_no_partial_file_and_one_line(tmp_path, monkeypatch
 
     def failing_save(self, fp, *args, **kwargs):
         calls.append(fp)
-        if len(calls) == 2:  # the second image: write a few bytes, then the disk fails
+        if len(calls) == 2:
             fp.write(b"\x89PNG partial")
             raise OSError(code, os.strerror(code))
         return real_save(self, fp, *args, **kwargs)
 
     monkeypatch.setattr(Image.Image, "save", failing_save)
+    return src
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_write_failure_leaves_no_partial_file_and_one_line(tmp_path, monkeypatch, code):
+    src, out = _two_images_second_save_fails(tmp_path, monkeypatch, code), tmp_path / "out"
     with pytest.raises(TranslateError) as e:
         apply_paths(TinyG(), [str(src)], out, CPU)
     assert "b.png" in str(e.value) and os.strerror(code) in str(e.value) and "\n" not in str(e.value)
@@ -227,20 +233,7 @@ def test_atomic_writes_keep_the_usual_file_mode(tmp_path):
 
 def test_cli_write_error_starts_its_own_line(tmp_path, monkeypatch, capsys):
     """Issue 11 sweep: a full disk mid-run printed 'apply 1/2 | 3.1 img/serror: ...' (the progress line unended)."""
-    src = tmp_path / "in"
-    src.mkdir()
-    _img(src / "a.png")
-    _img(src / "b.png", seed=1)
-    real_save = Image.Image.save
-    calls = []
-
-    def failing_save(self, fp, *args, **kwargs):
-        calls.append(fp)
-        if len(calls) == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_save(self, fp, *args, **kwargs)
-
-    monkeypatch.setattr(Image.Image, "save", failing_save)
+    src = _two_images_second_save_fails(tmp_path, monkeypatch, errno.ENOSPC)
     code = main(["apply", "--ckpt", "demo", str(src), "--out", str(tmp_path / "out"), "--device", "cpu"])
     err = capsys.readouterr().err
     errors = [line for line in err.replace("\r", "\n").splitlines() if "error:" in line]

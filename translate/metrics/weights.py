@@ -49,7 +49,6 @@ def ensure_weight_file(folder: str | Path, filename: str, url: str, what: str, a
 
 
 def _download(url: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     log.debug("trying to download %s to %s", url, path)
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, atomic_open(path) as fh:
         shutil.copyfileobj(response, fh)
