@@ -45,8 +45,9 @@ class TranslationModel(Protocol):
     ``forward(batch) -> StepOutputs`` (the shared forward, once per step; its ``logs`` field holds values
     only to log), ``phase_losses(phase, batch, out) -> PhaseLosses`` and ``translate(a)``.
 
-    Optional (see OPTIONAL): ``on_stage_start(ctx: StageContext)``, run when the stage begins, and
-    ``sample_columns(a, G) -> list[Tensor]``, the columns of a sample grid (default: input | G(input)).
+    Optional (see OPTIONAL): ``on_stage_start(ctx: StageContext)``, run when the stage begins,
+    ``sample_columns(a, G) -> list[Tensor]``, the columns of a sample grid (default: input | G(input)), and
+    ``set_step(step: int)``, told the run's step before each forward (a weight that changes within a stage).
     """
 
     phases: tuple[str, ...]
@@ -60,7 +61,7 @@ class TranslationModel(Protocol):
     def translate(self, a: Tensor) -> Tensor: ...
 
 
-OPTIONAL = ("on_stage_start", "sample_columns")  # members a TranslationModel may leave out
+OPTIONAL = ("on_stage_start", "sample_columns", "set_step")  # members a TranslationModel may leave out
 
 
 def optional_member(model: TranslationModel, name: str) -> Callable | None:

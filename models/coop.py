@@ -12,7 +12,10 @@ same thing at 32 px and 256 px; for the gradient of the contrastive term this is
 which Adam removes. Logged energies (E/f_real, E/f_revised, E/f_initial) are per-patch means.
 
 At the switch to CUT, D's scores have an arbitrary offset while LSGAN wants real→1, fake→0; the switch
-policies (``plain``, ``calibrate``, ``warmup``) are :class:`CalibratedCUT` and :class:`DWarmup` below.
+policies (``plain``, ``calibrate``, ``warmup``) are :class:`CalibratedCUT` and :class:`DWarmup` below. Two
+variants: with ``model.ebm_head`` the EBM is D's trunk plus its own head (D.ebm_scores), so CUT's GAN head
+starts fresh at the switch; with ``coop.teach_decay_steps`` the teaching goes on into CUT training with a
+falling weight (:class:`TaughtCUT`).
 """
 from __future__ import annotations
 
@@ -32,14 +35,17 @@ from translate.models.sampling.langevin import langevin_revise
 log = logging.getLogger(__name__)
 
 
-def patch_energy(D: nn.Module) -> Callable[[Tensor], Tensor]:
-    """E(y) = -f(y), f being the sum of D's patch scores per image: (B, 3, H, W) -> (B,)."""
-    return lambda y: -D(y).flatten(1).sum(1)
+Scores = Callable[[Tensor], Tensor]  # images (B, 3, H, W) -> patch scores (B, 1, h, w): D, or D.ebm_scores
 
 
-def patch_mean(D: nn.Module, y: Tensor) -> Tensor:
-    """Per-patch mean of D's scores per image, (B,): the scale the EBM loss and the logs use."""
-    return D(y).flatten(1).mean(1)
+def patch_energy(scores: Scores) -> Callable[[Tensor], Tensor]:
+    """E(y) = -f(y), f being the sum of the patch scores per image: (B, 3, H, W) -> (B,)."""
+    return lambda y: -scores(y).flatten(1).sum(1)
+
+
+def patch_mean(scores: Scores, y: Tensor) -> Tensor:
+    """Per-patch mean of the scores per image, (B,): the scale the EBM loss and the logs use."""
+    return scores(y).flatten(1).mean(1)
 
 
 def build_refiner(D: nn.Module, steps: int, step_size: float, noise: float = 0.0, sigma: float | None = None,
@@ -90,14 +96,19 @@ class CoopModel(nn.Module):
             return self.cut.phase_parameters("G")
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
 
-    def revise(self, y: Tensor, generator: torch.Generator | None = None):
-        """Langevin revision of y under the current D (its parameters get no gradient)."""
+    def scores(self, y: Tensor) -> Tensor:
+        """The EBM's patch scores: D's EBM head when D has one (model.ebm_head), else D itself."""
+        return self.cut.D.ebm_scores(y)
+
+    def revise(self, y: Tensor, generator: torch.Generator | None = None, scores: Scores | None = None):
+        """Langevin revision of y under the EBM (or under ``scores``); D's parameters get no gradient."""
         D = self.cut.D
         saved = [p.requires_grad for p in D.parameters()]
         D.requires_grad_(False)
         try:
-            return langevin_revise(patch_energy(D), y, self.langevin_steps, self.step_size, noise=self.noise,
-                                   sigma=self.sigma, normalize=self.normalize_step, generator=generator)
+            return langevin_revise(patch_energy(scores or self.scores), y, self.langevin_steps, self.step_size,
+                                   noise=self.noise, sigma=self.sigma, normalize=self.normalize_step,
+                                   generator=generator)
         finally:
             for p, flag in zip(D.parameters(), saved):
                 p.requires_grad_(flag)
@@ -109,7 +120,7 @@ class CoopModel(nn.Module):
             start = (start.detach() + self.init_noise * torch.randn_like(start)).clamp(-1, 1)
         result = self.revise(start)
         with torch.no_grad():
-            f_initial = float(patch_mean(self.cut.D, out.fake_b.detach()).mean())
+            f_initial = float(patch_mean(self.scores, out.fake_b.detach()).mean())
         n_pixels = out.fake_b[0].numel()
         logs = {"E/f_initial": f_initial, "E/pixel_change": result.diagnostics["pixel_change"],
                 # per-pixel energies, so the drop reads the same at any resolution
@@ -120,8 +131,8 @@ class CoopModel(nn.Module):
 
     def phase_losses(self, phase: str, batch: dict, out: CoopOutputs) -> PhaseLosses:
         if phase == "E":
-            f_real = patch_mean(self.cut.D, out.real_b)
-            f_revised = patch_mean(self.cut.D, out.revised)
+            f_real = patch_mean(self.scores, out.real_b)
+            f_revised = patch_mean(self.scores, out.revised)
             ml, reg = ebm_ml_loss(f_real, f_revised, self.alpha)
             return PhaseLosses({"E/ml": ml, "E/reg": reg},
                                logged={"E/f_real": f_real.mean().detach(), "E/f_revised": f_revised.mean().detach(),
@@ -142,6 +153,59 @@ class CoopModel(nn.Module):
     @torch.no_grad()
     def translate(self, a: Tensor) -> Tensor:
         return self.cut.G(a)
+
+
+class TaughtCUT(nn.Module):
+    """Option ``coop.teach_decay_steps``: CUT training whose G keeps the teaching term for a while after the switch.
+
+    G's loss gains λ_teach·w·‖G(real_a) - ỹ‖², w falling linearly from 1 at the stage's first step to 0 after
+    ``decay_steps`` steps; ỹ is revised by the cooperative stage's Langevin settings under D's GAN scores (the
+    D being trained now). Wraps the stage's CUT model (CUTModel or CalibratedCUT) and shares its networks.
+    """
+
+    phases = ("D", "G")
+
+    def __init__(self, cut_stage: nn.Module, coop: CoopModel, start: int, decay_steps: int):
+        super().__init__()
+        self.stage_model = cut_stage
+        self.coop = coop  # its revise() and λ_teach
+        self.start, self.decay_steps = start, decay_steps
+        self.step = start
+
+    def set_step(self, step: int) -> None:
+        self.step = step
+
+    def weight(self) -> float:
+        """w at the current step: 1 at the stage start, 0 from start + decay_steps on."""
+        return min(1.0, max(0.0, 1.0 - (self.step - self.start) / self.decay_steps))
+
+    def phase_parameters(self, phase: str) -> list[nn.Parameter]:
+        return self.stage_model.phase_parameters(phase)
+
+    def on_stage_start(self, ctx: StageContext) -> None:
+        hook = getattr(self.stage_model, "on_stage_start", None)
+        if hook is not None:
+            hook(ctx)
+
+    def forward(self, batch: dict) -> StepOutputs:
+        out = self.stage_model(batch)
+        if self.weight() <= 0:
+            return out
+        revised = self.coop.revise(out.fake_b, scores=self.coop.cut.D).revised
+        fields = {k: getattr(out, k) for k in out.__dataclass_fields__}
+        return CoopOutputs(**fields, revised=revised)
+
+    def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> PhaseLosses:
+        losses = self.stage_model.phase_losses(phase, batch, out)
+        if phase == "G" and getattr(out, "revised", None) is not None:
+            w = self.weight()
+            losses.optimise["G/teach"] = w * self.coop.lambda_teach * Fn.mse_loss(out.fake_b, out.revised)
+            losses.logged["G/teach_weight"] = torch.tensor(w)
+        return losses
+
+    @torch.no_grad()
+    def translate(self, a: Tensor) -> Tensor:
+        return self.stage_model.translate(a)
 
 
 class DWarmup(nn.Module):
@@ -207,7 +271,7 @@ class CalibratedCUT(CUTModel):
         real_b, real_a = ctx.images["b"].to(ctx.device), ctx.images["a"].to(ctx.device)
         d_real, d_fake = D(real_b), D(G(real_a))
         a, b = affine_calibration(d_real, d_fake, _GAN_TARGETS[self.gan_mode])
-        last = [m for m in D.modules() if isinstance(m, nn.Conv2d)][-1]
+        last = D.model[-1]  # the GAN head (not the EBM head, when D has one)
         last.weight.mul_(a)
         last.bias.mul_(a).add_(b)
         log.info("switch=calibrate: D's output mapped by %.4g·x + %.4g (real %.4g -> %.4g, fake %.4g -> %.4g)",

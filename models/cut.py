@@ -169,7 +169,8 @@ def build_generator(m) -> ResnetGenerator:
 
 
 def build_discriminator(m) -> PatchDiscriminator:
-    return PatchDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, antialias=m.antialias, init_gain=m.init_gain)
+    return PatchDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, antialias=m.antialias, init_gain=m.init_gain,
+                              ebm_head=getattr(m, "ebm_head", False))
 
 
 def build_model(m) -> CUTModel:

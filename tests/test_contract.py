@@ -45,7 +45,12 @@ def test_stage_models_conform_to_the_protocol(data_home):
     assert optional_member(stages[0].model, "sample_columns") is not None
     with pytest.raises(AttributeError, match="not an optional member"):
         optional_member(networks, "translate")
-    assert OPTIONAL == ("on_stage_start", "sample_columns")
+    assert OPTIONAL == ("on_stage_start", "sample_columns", "set_step")
+    taught = build_stages(resolve_source(load_config("smoke", [
+        "dataset=demo", "coop.enabled=true", "coop.steps=2", "coop.teach_decay_steps=2", "train.steps=6"])),
+        networks, 6)[-1].model
+    assert isinstance(taught, TranslationModel) and optional_member(taught, "set_step") is not None
+    assert optional_member(networks, "set_step") is None
 
 
 def test_log_only_values_are_logged_and_never_optimised():

@@ -77,10 +77,11 @@ def test_affine_calibration_maps_separated_scores_to_the_targets():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("switch,stop_at", [("calibrate", 2), ("warmup", 4)])
-def test_resume_across_the_switch_matches_a_straight_run(data_home, tmp_path, switch, stop_at, ctrl_c_at):
+@pytest.mark.parametrize("switch,stop_at,extra", [("calibrate", 2, []), ("warmup", 4, []),
+                                                  ("calibrate", 4, ["coop.teach_decay_steps=2", "model.ebm_head=true"])])
+def test_resume_across_the_switch_matches_a_straight_run(data_home, tmp_path, switch, stop_at, extra, ctrl_c_at):
     cfg = load_config("smoke", COOP + [f"coop.switch={switch}", "coop.warmup_steps=1", "coop.noise=0.5",
-                                       "coop.calib_images=2", "train.ckpt_every=100", "train.steps=7"])
+                                       "coop.calib_images=2", "train.ckpt_every=100", "train.steps=7"] + extra)
     straight = Trainer(cfg, tmp_path / "straight")
     straight.fit()
     first = Trainer(cfg, tmp_path / "resumed")

@@ -100,6 +100,7 @@ class ModelConfig:
     flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
     diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
     nce_negatives: NceNegatives = "image"  # PatchNCE negatives: image (other patches of one image, as in CUT)
+    ebm_head: bool = False  # CoopInit: D gets a separate EBM head on its trunk; the GAN head starts fresh at the switch
 
 
 @dataclass
@@ -159,6 +160,7 @@ class CoopConfig:
     warmup_steps: int = 0  # D-only LSGAN steps after the cooperative stage when switch=warmup
     calib_images: int = 16  # images per domain for switch=calibrate
     init_noise: float = 0.0  # std of Gaussian noise added to G(real_a) before the revision starts (0 = none)
+    teach_decay_steps: int = 0  # keep teaching into CUT training, λ_teach falling linearly to 0 over N steps (0 = off)
 
 
 @dataclass
@@ -404,10 +406,14 @@ def validate(cfg: Config) -> None:
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr: expected a positive learning rate, got {cfg.train.lr!r}")
     _validate_coop(cfg.coop)
+    if cfg.model.ebm_head and not cfg.coop.enabled:
+        raise ConfigError("model.ebm_head: the EBM head is only used by the CoopInit stage; set coop.enabled=true "
+                          "or drop model.ebm_head")
 
 
 def _validate_coop(c: CoopConfig) -> None:
-    for name in ("steps", "langevin_steps", "warmup_steps", "step_size", "noise", "lambda_teach", "alpha"):
+    for name in ("steps", "langevin_steps", "warmup_steps", "step_size", "noise", "lambda_teach", "alpha",
+                 "teach_decay_steps"):
         if getattr(c, name) < 0:
             raise ConfigError(f"coop.{name}: expected zero or more, got {getattr(c, name)!r}")
     if c.sigma is not None and c.sigma <= 0:

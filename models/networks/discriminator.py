@@ -43,6 +43,7 @@ class PatchDiscriminator(nn.Module):
         n_layers: int = 3,  # number of resolution-halving convs (3 gives the 70x70 PatchGAN)
         antialias: bool = True,  # stride-1 conv + blur-pool instead of stride-2 convs
         init_gain: float = 0.02,  # Xavier-normal gain for conv weights
+        ebm_head: bool = False,  # a second last conv on the same trunk, for CoopInit's EBM (ebm_scores)
     ) -> None:
         super().__init__()
         if n_layers < 1:
@@ -62,7 +63,16 @@ class PatchDiscriminator(nn.Module):
             nn.Conv2d(ndf * mult, 1, _KERNEL, stride=1, padding=_PAD),
         ]
         self.model = nn.Sequential(*layers)
+        # Split heads: the cooperative stage trains trunk + ebm_head as the EBM, CUT trains trunk + the last conv
+        # of self.model, so the GAN head starts at the switch from its initialisation, not at the EBM's scale.
+        self.ebm_head = nn.Conv2d(ndf * mult, 1, _KERNEL, stride=1, padding=_PAD) if ebm_head else None
         init_weights(self, init_gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+    def ebm_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """The EBM head's patch scores, (B, 1, h, w); without an EBM head, the GAN head's (forward)."""
+        if self.ebm_head is None:
+            return self.model(x)
+        return self.ebm_head(self.model[:-1](x))

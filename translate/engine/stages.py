@@ -28,7 +28,7 @@ def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
     c = cfg.coop
     if not c.enabled:
         return [Stage("cut", networks, 0, total_steps)]
-    from translate.models.coop import CalibratedCUT, CoopModel, DWarmup  # local: CUT-only runs skip it
+    from translate.models.coop import CalibratedCUT, CoopModel, DWarmup, TaughtCUT  # local: CUT-only runs skip it
 
     warmup = c.warmup_steps if c.switch == "warmup" else 0
     steps = coop_steps(c, total_steps)
@@ -41,12 +41,13 @@ def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
     stages = [Stage("coop", coop, 0, steps)]
     if warmup:
         stages.append(Stage("warmup", DWarmup(networks), steps, steps + warmup))
+    images, cut = {}, networks
     if c.switch == "calibrate":
         calib_a, calib_b = _calibration_images(cfg, c.calib_images)
-        stages.append(Stage("cut", CalibratedCUT.sharing(networks), steps + warmup, total_steps,
-                            images={"a": calib_a, "b": calib_b}))
-    else:
-        stages.append(Stage("cut", networks, steps + warmup, total_steps))
+        images, cut = {"a": calib_a, "b": calib_b}, CalibratedCUT.sharing(networks)
+    if c.teach_decay_steps > 0:
+        cut = TaughtCUT(cut, coop, steps + warmup, c.teach_decay_steps)
+    stages.append(Stage("cut", cut, steps + warmup, total_steps, images=images))
     return stages
 
 

@@ -153,6 +153,9 @@ class Trainer:
         self.current_lr = self.cfg.train.lr * lr_factor(self.step, self.total_steps, self.decay_steps, self.lr_every)
         set_lr(self.optimizers, self.current_lr)
         batch = self._to_device(batch)
+        set_step = optional_member(model, "set_step")
+        if set_step:
+            set_step(self.step)
         self._toggle(model.phases[-1])  # the shared forward runs G, which the last phase trains
         with autocast(self.device, self.dtype):
             out = model(batch)
