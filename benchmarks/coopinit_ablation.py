@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
 import statistics
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from translate.atomic import write_text
 from translate.config import load_config
 from translate.datasets.sources import resolve_source
 from translate.engine.hooks import Hook, ProgressHook
@@ -237,9 +237,7 @@ def run_cells(args, common: list[str], evaluator: Evaluator, out: Path) -> list[
         result = train_and_score(cfg, evaluator, run_dir)
         spent.append(time.perf_counter() - t0)
         result.update(method=name, seed=seed, preset=preset, overrides=overrides)
-        tmp = result_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, result_path)
+        write_text(json.dumps(result, indent=1), result_path)
         runs.append(result)
         log.info("%s seed %d: %s", name, seed, {k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
     return runs
@@ -281,7 +279,7 @@ def main(argv=None) -> int:
         text += "\n\nPer-seed paired differences:\n\n" + paired(runs, base)
     print(text)
     if args.json:
-        Path(args.json).write_text(json.dumps({"argv": sys.argv[1:], "runs": runs, "summary": table}, indent=1))
+        write_text(json.dumps({"argv": sys.argv[1:], "runs": runs, "summary": table}, indent=1), args.json)
     return 0
 
 

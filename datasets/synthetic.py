@@ -204,6 +204,14 @@ def scene_rng(seed: int, domain: str, split: str, index: int) -> np.random.Gener
     return np.random.default_rng([seed, _DOMAIN[domain], _SPLIT[split], index])
 
 
+def render_a_pair(cfg: SyntheticConfig, split: str, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Domain A's image ``index`` of ``split``, its ground truth (the same scene in its variant's mode), the
+    object mask and the variant: what testA, testA_gt, testA_mask and labels.json hold, for any split."""
+    scene = _sample_scene(scene_rng(cfg.seed, "A", split, index), cfg.size, cfg.n_modes)
+    img, mask = render_scene(scene, cfg.size, None)
+    return img, render_scene(scene, cfg.size, scene["variant"])[0], mask, scene["variant"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing the dataset folder
 
@@ -219,13 +227,12 @@ def _write_split(cfg: SyntheticConfig, out: Path, split: str, n: int) -> dict:
         (out / name).mkdir()
     for i in range(n):
         fname = f"{i:05d}.png"
-        scene = _sample_scene(scene_rng(cfg.seed, "A", split, i), cfg.size, cfg.n_modes)
-        img, mask = render_scene(scene, cfg.size, None)
+        img, gt, mask, variant = render_a_pair(cfg, split, i)
         _save(img, out / f"{split}A" / fname)
         if split == "test":
             _save(mask, out / "testA_mask" / fname)
-            _save(render_scene(scene, cfg.size, scene["variant"])[0], out / "testA_gt" / fname)
-            labels["testA"][fname] = labels["testA_gt"][fname] = scene["variant"]
+            _save(gt, out / "testA_gt" / fname)
+            labels["testA"][fname] = labels["testA_gt"][fname] = variant
         scene = _sample_scene(scene_rng(cfg.seed, "B", split, i), cfg.size, cfg.n_modes)
         mode = scene["variant"]  # domain B wears the texture that belongs with the build
         img, mask = render_scene(scene, cfg.size, mode)

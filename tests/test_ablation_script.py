@@ -83,3 +83,15 @@ def test_an_interrupted_run_is_not_recorded_as_a_finished_cell(tmp_path, data_ho
     out = tmp_path / "abl"
     assert ablation.main(["--tiny", "--seeds", "0", "--methods", "cut", "--out", str(out)]) == 130
     assert not list(out.glob("*.json")) and "run the same command to resume" in capsys.readouterr().err
+
+
+def test_supervised_bound_trains_scores_and_keeps_an_earlier_result(tmp_path, data_home, capsys):
+    bound = load_script("supervised_bound")
+    out = tmp_path / "bound.json"
+    assert bound.main(["--config", "smoke", "--set", "train.steps=3", "--set", "train.decay_steps=1",
+                       "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["runs"][0]
+    assert row["method"] == "supervised" and 0.0 <= row["mode_accuracy"] <= 1.0 and row["gt_l1"] > 0
+    before = out.read_bytes()
+    assert bound.main(["--config", "smoke", "--set", "train.steps=3", "--json", str(out)]) == 2
+    assert out.read_bytes() == before and "--overwrite" in capsys.readouterr().err

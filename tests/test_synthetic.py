@@ -135,3 +135,16 @@ def test_ground_truth_changes_only_the_object(demo):
                 near |= np.roll(mask, (dy, dx), axis=(0, 1))
         assert np.array_equal(src[~near], gt[~near])
         assert np.abs(src[mask] - gt[mask]).mean() > 0.1
+
+
+def test_a_pairs_of_any_split_are_what_the_folders_hold(demo):
+    labels = json.loads((demo / "labels.json").read_text())
+    for i in (0, 5):
+        img, gt, mask, variant = synthetic.render_a_pair(SMALL, "test", i)
+        name = f"{i:05d}.png"
+        assert np.array_equal(img, read(demo / "testA" / name)) and np.array_equal(gt, read(demo / "testA_gt" / name))
+        assert np.array_equal(mask, read(demo / "testA_mask" / name)) and variant == labels["testA"][name]
+    img, gt, mask, variant = synthetic.render_a_pair(SMALL, "train", 1)  # train pairs exist only through here
+    assert np.array_equal(img, read(demo / "trainA" / "00001.png"))
+    assert (gt != img)[mask > 0].mean() > 0.5  # the animal re-textured ...
+    assert (gt != img)[mask == 0].mean() < 0.1  # ... and the background kept (the soft outline aside)
