@@ -80,7 +80,7 @@ def _default_out(ckpt: Path, split: str, features: str) -> Path:
 def run(args) -> int:
     from translate.runfolder.schema import checkpoint_config, load_checkpoint
     from translate.runfolder.bundled import resolve_checkpoint
-    from translate.runfolder.translator import load_translator
+    from translate.runfolder.translator import translator_from_state
     from translate.engine.device import resolve_device
     from translate.metrics.evaluate import Evaluator
     from translate.atomic import write_text
@@ -95,12 +95,12 @@ def run(args) -> int:
     check_writable(out, "--out" if args.out else "eval's output folder (choose one with --out)")  # before the work
     device = resolve_device(args.device)
     t0 = time.perf_counter()
-    state = load_checkpoint(args.ckpt)
+    state = load_checkpoint(args.ckpt)  # read once: the config, the step and the weights
     cfg = checkpoint_config(state, args.ckpt)
     root = _dataset_root(cfg, args.dataset)
     evaluator = Evaluator(root, args.split, args.features, device, args.batch_size, args.max_images or None,
                           metrics, args.image_size or None, lenient)
-    G, _ = load_translator(args.ckpt, device=device, use_ema=not args.no_ema)
+    G, _ = translator_from_state(state, args.ckpt, device=device, use_ema=not args.no_ema)
     result, fake = evaluator.run(G)
     ema = "G_ema" in state["models"] and not args.no_ema
     result.update(checkpoint=str(args.ckpt), step=int(state["step"]), stage=state.get("stage"),

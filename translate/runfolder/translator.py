@@ -22,9 +22,15 @@ def load_translator(path: str | Path, device: str | torch.device = "cpu", use_em
     With ``with_discriminator=True`` returns ``(G, cfg, D)``, D being None when the checkpoint has none.
     This is the only loader that apply, eval and the web demo use.
     """
+    state = load_checkpoint(path, map_location="cpu")
+    return translator_from_state(state, path, device, use_ema, with_discriminator)
+
+
+def translator_from_state(state: dict, path: str | Path, device: str | torch.device = "cpu", use_ema: bool = True,
+                          with_discriminator: bool = False):
+    """load_translator on a checkpoint dict already read by load_checkpoint (``path`` names it in errors)."""
     from translate.models.cut import build_discriminator, build_generator  # local: keeps this import light
 
-    state = load_checkpoint(path, map_location="cpu")
     cfg = checkpoint_config(state, path)
     models = state["models"]
     key = "G_ema" if use_ema and "G_ema" in models else "G"
