@@ -8,8 +8,9 @@ variant calls for (translate.datasets.synthetic.render_a_pair; the training set 
 unpaired translators never see them). It is then scored exactly as benchmarks/coopinit_ablation.py scores
 CUT and CoopInit+CUT (tiny features, ground-truth errors, mode figures). If this G reaches every mode, a
 mode the unpaired methods miss is the objective's doing, not the network's capacity. Random horizontal
-flips (the same for input and target) are the only augmentation. Refuses to replace --json unless
---overwrite; writes it atomically.
+flips (the same for input and target) are the only augmentation. ``read_as`` in the output tells, per mode
+called for, what mode was read in the outputs. Refuses to replace --json or --grid unless --overwrite;
+writes them atomically.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from translate.datasets.sources import resolve_source
 from translate.datasets.synthetic import render_a_pair
 from translate.engine.optim import lr_factor
 from translate.metrics.evaluate import Evaluator
+from translate.metrics.modes import ModeClassifier
+from translate.metrics.summary import pair_grid
 from translate.models.cut import build_generator
 
 
@@ -39,6 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of G's initialisation and the batch order")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--grid", type=Path, help="also write input | output pairs of 8 test images here (PNG)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     return p.parse_args(argv)
 
@@ -81,20 +85,34 @@ def train(cfg, a: torch.Tensor, gt: torch.Tensor, seed: int) -> tuple[torch.nn.M
     return G.eval(), time.perf_counter() - t0
 
 
+def read_as(root: Path, fake: torch.Tensor) -> dict[str, dict[str, int]]:
+    """Mode each input calls for -> {mode read in its output (or source): count}, over the test outputs."""
+    clf = ModeClassifier(root)
+    table: dict[str, dict[str, int]] = {}
+    for wanted, got in zip(clf.gt_modes.tolist(), clf.classify(fake)):
+        row = table.setdefault(clf.modes[wanted], {})
+        row[got] = row.get(got, 0) + 1
+    return table
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.json and args.json.exists() and not args.overwrite:
-        print(f"error: {args.json} exists; give another --json or --overwrite", file=sys.stderr)
-        return 2
+    for path, flag in ((args.json, "--json"), (args.grid, "--grid")):
+        if path and path.exists() and not args.overwrite:
+            print(f"error: {path} exists; give another {flag} or --overwrite", file=sys.stderr)
+            return 2
     torch.set_num_threads(args.threads)
     cfg = resolve_source(load_config(args.config, ["dataset=demo", *args.overrides]))
     a, gt = paired_training_set(cfg.data.synthetic)
     G, wall = train(cfg, a, gt, args.seed)
     evaluator = Evaluator(Path(cfg.data.root), "test", features="tiny", metrics=("kid", "fid", "gt", "modes"))
     with torch.no_grad():
-        figures = evaluator.run(G)[0]
+        figures, fake = evaluator.run(G)
     row = {"method": "supervised", "seed": args.seed, "train_s": round(wall, 1),
-           **{k: round(v, 4) for k, v in figures.items() if isinstance(v, float)}}
+           **{k: round(v, 4) for k, v in figures.items() if isinstance(v, float)},
+           "read_as": read_as(Path(cfg.data.root), fake)}
+    if args.grid:
+        pair_grid(evaluator.real_a, fake, args.grid)
     print(json.dumps(row))
     if args.json:
         write_text(json.dumps({"argv": sys.argv[1:], "runs": [row]}, indent=1), args.json)

@@ -89,9 +89,11 @@ def test_supervised_bound_trains_scores_and_keeps_an_earlier_result(tmp_path, da
     bound = load_script("supervised_bound")
     out = tmp_path / "bound.json"
     assert bound.main(["--config", "smoke", "--set", "train.steps=3", "--set", "train.decay_steps=1",
-                       "--json", str(out)]) == 0
+                       "--json", str(out), "--grid", str(tmp_path / "grid.png")]) == 0
     row = json.loads(out.read_text())["runs"][0]
     assert row["method"] == "supervised" and 0.0 <= row["mode_accuracy"] <= 1.0 and row["gt_l1"] > 0
+    assert sum(n for counts in row["read_as"].values() for n in counts.values()) == 6  # smoke's 6 test images
+    assert (tmp_path / "grid.png").stat().st_size > 0
     before = out.read_bytes()
     assert bound.main(["--config", "smoke", "--set", "train.steps=3", "--json", str(out)]) == 2
     assert out.read_bytes() == before and "--overwrite" in capsys.readouterr().err
