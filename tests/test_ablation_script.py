@@ -97,3 +97,5 @@ def test_supervised_bound_trains_scores_and_keeps_an_earlier_result(tmp_path, da
     before = out.read_bytes()
     assert bound.main(["--config", "smoke", "--set", "train.steps=3", "--json", str(out)]) == 2
     assert out.read_bytes() == before and "--overwrite" in capsys.readouterr().err
+    assert bound.main(["--config", "smoke", "--set", "train.steps=2", "--lambda-gan", "0.01"]) == 0
+    assert '"method": "supervised_gan"' in capsys.readouterr().out
