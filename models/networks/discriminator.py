@@ -71,6 +71,11 @@ class PatchDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
+    @property
+    def gan_head(self) -> nn.Conv2d:
+        """The last conv of forward's stack: the GAN head (switch=calibrate rescales it)."""
+        return self.model[-1]
+
     def ebm_scores(self, x: torch.Tensor) -> torch.Tensor:
         """The EBM head's patch scores, (B, 1, h, w); without an EBM head, the GAN head's (forward)."""
         if self.ebm_head is None:

@@ -20,7 +20,7 @@ def load_translator(path: str | Path, device: str | torch.device = "cpu", use_em
     """G (G_ema when present and ``use_ema``) in eval mode, rebuilt from the checkpoint's own config.
 
     With ``with_discriminator=True`` returns ``(G, cfg, D)``, D being None when the checkpoint has none.
-    This is the only loader that apply, eval and the web demo use.
+    apply, eval (through translator_from_state) and the web demo load no other way.
     """
     state = load_checkpoint(path, map_location="cpu")
     return translator_from_state(state, path, device, use_ema, with_discriminator)
