@@ -51,7 +51,8 @@ def _load(spec: str, cfg) -> tuple[str, torch.nn.Module, object]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from parity_reference import load_reference_generator
 
-        return label or "reference", load_reference_generator(Path(path), cfg.model.ngf, cfg.model.n_blocks), cfg
+        m = cfg.model
+        return label or "reference", load_reference_generator(Path(path), m.ngf, m.n_blocks, m.antialias_up), cfg
     G, cfg = load_translator(resolve_checkpoint(path))
     return label or Path(path).name, G, cfg
 

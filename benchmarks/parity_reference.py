@@ -44,7 +44,9 @@ import importlib, sys, torch
 sys.path.insert(0, sys.argv[1])
 networks = importlib.import_module("models.networks")  # the reference's package, not ours
 weights, ngf, n_blocks, x_path, y_path = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
-G = networks.define_G(3, 3, ngf, "resnet_%dblocks" % n_blocks, "instance", False, "xavier", 0.02, False, False, [])
+no_antialias_up = sys.argv[7] == "1"
+G = networks.define_G(3, 3, ngf, "resnet_%dblocks" % n_blocks, "instance", False, "xavier", 0.02, False,
+                      no_antialias_up, [])
 state = torch.load(weights, map_location="cpu", weights_only=True)
 # the reference wraps its nets in DataParallel and, without a GPU, saves them with that "module." prefix
 G.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
@@ -98,8 +100,8 @@ def reference_args(cfg, root: Path, name: str, checkpoints: Path) -> list[str]:
     if t.steps % per_epoch or t.decay_steps % per_epoch:
         raise ValueError(f"train.steps={t.steps} and decay_steps={t.decay_steps} must be whole epochs of "
                          f"{per_epoch} steps for the reference")
-    if not (m.antialias and m.antialias_up and m.gan_mode == "lsgan" and m.nce_idt and not m.flip_equivariance):
-        raise ValueError("only the CUT setting (anti-aliased, LSGAN, identity NCE, no flips) is mapped")
+    if not (m.antialias and m.gan_mode == "lsgan" and m.nce_idt and not m.flip_equivariance):
+        raise ValueError("only the CUT setting (anti-aliased down-sampling, LSGAN, identity NCE, no flips) is mapped")
     opts = {
         "dataroot": root, "name": name, "checkpoints_dir": checkpoints, "model": "cut", "CUT_mode": "CUT",
         "gpu_ids": -1, "display_id": 0, "num_threads": 0, "batch_size": d.batch_size,
@@ -114,7 +116,8 @@ def reference_args(cfg, root: Path, name: str, checkpoints: Path) -> list[str]:
         "display_freq": 10**9, "save_latest_freq": t.ckpt_every * d.batch_size, "save_epoch_freq": t.steps // per_epoch,
     }
     args = [f"--{k}={v}" for k, v in opts.items()] + ["--no_html", "--save_by_iter"]
-    return args + ([] if d.flip else ["--no_flip"])
+    # model.antialias_up=false is the reference's --no_antialias_up: ConvTranspose2d up-sampling in both
+    return args + ([] if d.flip else ["--no_flip"]) + ([] if m.antialias_up else ["--no_antialias_up"])
 
 
 _LINE = re.compile(r"\(epoch: (\d+), iters: (\d+),[^)]*\) (.*)")
@@ -153,8 +156,8 @@ def map_by_position(module: torch.nn.Module, theirs: dict, what: str) -> dict:
     return mapped
 
 
-def load_reference_generator(path: Path, ngf: int, n_blocks: int) -> ResnetGenerator:
+def load_reference_generator(path: Path, ngf: int, n_blocks: int, antialias_up: bool = True) -> ResnetGenerator:
     """The reference's saved ``*_net_G.pth`` in our ResnetGenerator (see map_by_position)."""
-    G = ResnetGenerator(ngf=ngf, n_blocks=n_blocks)
+    G = ResnetGenerator(ngf=ngf, n_blocks=n_blocks, antialias_up=antialias_up)
     G.load_state_dict(map_by_position(G, torch.load(path, map_location="cpu", weights_only=True), str(path)))
     return G.eval()

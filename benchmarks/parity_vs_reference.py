@@ -115,12 +115,12 @@ def project_curves(run: Path) -> dict[str, list[tuple[int, float]]]:
     return out
 
 
-def forward_check(args, weights: Path, G, image: torch.Tensor, ngf: int, n_blocks: int) -> float:
+def forward_check(args, weights: Path, G, image: torch.Tensor, ngf: int, n_blocks: int, antialias_up: bool) -> float:
     """Max |our G - the reference's own G| on one image, the reference's G built by its code."""
     x_path, y_path = args.out / "check_x.pt", args.out / "check_y.pt"
     torch.save(image, x_path)
     subprocess.run([args.reference_python, "-c", FORWARD_CHECK, str(args.reference_repo.resolve()), str(weights),
-                    str(ngf), str(n_blocks), str(x_path), str(y_path)], check=True, cwd=args.reference_repo)
+                    str(ngf), str(n_blocks), str(x_path), str(y_path), str(int(not antialias_up))], check=True, cwd=args.reference_repo)
     with torch.no_grad():
         return float((G(image) - torch.load(y_path, weights_only=True)).abs().max())
 
@@ -143,8 +143,9 @@ def score(args, cfg, root: Path) -> dict:
                 curves, check = project_curves(run), None
             else:
                 weights = run / "ref" / "latest_net_G.pth"
-                G = load_reference_generator(weights, cfg.model.ngf, cfg.model.n_blocks)
-                check = forward_check(args, weights, G, image, cfg.model.ngf, cfg.model.n_blocks)
+                m = cfg.model
+                G = load_reference_generator(weights, m.ngf, m.n_blocks, m.antialias_up)
+                check = forward_check(args, weights, G, image, m.ngf, m.n_blocks, m.antialias_up)
                 per_epoch = cfg.data.synthetic.n_train // cfg.data.batch_size
                 rows = read_reference_log(run / "ref" / "loss_log.txt", cfg.data.batch_size, per_epoch)
                 curves = window_means(rows, cfg.train.log_every)
@@ -193,6 +194,7 @@ def markdown(table: dict, paired: dict, project_name: str) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
+    from translate.atomic import write_text
     from translate.config import load_config
     from translate.datasets.synthetic import ensure_synthetic
 
@@ -207,11 +209,9 @@ def main(argv=None) -> int:
     table, paired = summarise(runs, args.project_name)
     result = {"dataset": str(root), "config": args.config, "overrides": args.overrides,
               "project_overrides": args.project_set, "runs": runs, "table": table, "paired": paired}
-    tmp = args.out / "results.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, args.out / "results.json")
+    write_text(json.dumps(result, indent=1), args.out / "results.json")
     save_curves(runs, args.out / "curves.png", args.project_name, cfg.train.steps - cfg.train.decay_steps)
-    (args.out / "table.md").write_text(markdown(table, paired, args.project_name))
+    write_text(markdown(table, paired, args.project_name), args.out / "table.md")
     print(markdown(table, paired, args.project_name))
     return 0
 

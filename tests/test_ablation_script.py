@@ -99,3 +99,21 @@ def test_supervised_bound_trains_scores_and_keeps_an_earlier_result(tmp_path, da
     assert out.read_bytes() == before and "--overwrite" in capsys.readouterr().err
     assert bound.main(["--config", "smoke", "--set", "train.steps=2", "--lambda-gan", "0.01"]) == 0
     assert '"method": "supervised_gan"' in capsys.readouterr().out
+
+
+def test_reference_options_map_the_upsampler(tmp_path):
+    """model.antialias_up=false runs the reference with --no_antialias_up; what it cannot run is refused."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    parity = load_script("parity_vs_reference")
+    from parity_reference import reference_args
+
+    from translate.config import load_config
+
+    def args(*sets):
+        return reference_args(parity._with_steps(load_config("demo", list(sets))), tmp_path, "ref", tmp_path / "c")
+
+    assert "--no_antialias_up" not in args("model.antialias_up=true")
+    assert "--no_antialias_up" in args("model.antialias_up=false")
+    assert "--n_epochs=10" in args() and "--n_epochs_decay=5" in args()
+    with pytest.raises(ValueError, match="anti-aliased down-sampling"):
+        args("model.antialias=false")
