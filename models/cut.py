@@ -165,7 +165,8 @@ class CUTModel(nn.Module):
 def build_generator(m) -> ResnetGenerator:
     """G from a ModelConfig (or the ``model`` dict of a checkpoint's config)."""
     return ResnetGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
-                           init_gain=m.init_gain)
+                           init_gain=m.init_gain, n_downsampling=getattr(m, "n_downsampling", 2),
+                           skip=getattr(m, "g_skip", "none"))
 
 
 def build_discriminator(m) -> PatchDiscriminator:

@@ -92,6 +92,10 @@ def test_choice_lists_come_from_the_config_literals():
     assert PREPROCESS_MODES == choices(Preprocess) and GAN_MODES == choices(GanMode)
     field = {f.name: f for f in dataclasses.fields(ModelConfig)}["gan_mode"]
     assert "GanMode" in str(field.type)
+    from translate.config import GSkip
+    from translate.models.networks.generator import SKIPS
+
+    assert SKIPS == choices(GSkip)
 
 
 def test_metric_registry_is_the_one_list():

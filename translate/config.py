@@ -30,6 +30,7 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DistBackend = Literal["auto", "gloo", "nccl"]
 SwitchPolicy = Literal["plain", "calibrate", "warmup"]
 NceNegatives = Literal["image", "batch"]
+GSkip = Literal["none", "add", "concat"]  # models/networks/generator.py SKIPS
 DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (datasets/augment.py)
 
 
@@ -101,6 +102,8 @@ class ModelConfig:
     diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
     nce_negatives: NceNegatives = "image"  # PatchNCE negatives: image (other patches of one image, as in CUT)
     ebm_head: bool = False  # CoopInit: D gets a separate EBM head on its trunk; the GAN head starts fresh at the switch
+    n_downsampling: int = 2  # G's stride-2 stages: 2 (CUT) or 1 (trunk at half resolution; no down2 NCE layer)
+    g_skip: GSkip = "none"  # U-Net-style encoder->decoder connections in G: none (CUT), add or concat
 
 
 @dataclass
@@ -395,10 +398,14 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{dotted}: expected zero or more, got {_get(cfg, dotted)!r}")
     if cfg.data.crop_size > cfg.data.load_size and cfg.data.preprocess in ("resize_and_crop", "scale_width_and_crop"):
         raise ConfigError(f"data.crop_size ({cfg.data.crop_size}) must not exceed data.load_size ({cfg.data.load_size})")
+    if cfg.model.n_downsampling not in (1, 2):
+        raise ConfigError(f"model.n_downsampling: expected 1 or 2, got {cfg.model.n_downsampling!r}")
+    downs = tuple(f"down{i}" for i in range(1, cfg.model.n_downsampling + 1))
     for name in cfg.model.nce_layers:
         block = int(name[5:]) if name.startswith("block") and name[5:].isdigit() else None
-        if name not in ("input", "down1", "down2") and (block is None or not 1 <= block <= cfg.model.n_blocks):
-            raise ConfigError(f"model.nce_layers: unknown layer {name!r} (expected input, down1, down2 "
+        if name not in ("input", *downs) and (block is None or not 1 <= block <= cfg.model.n_blocks):
+            raise ConfigError(f"model.nce_layers: unknown layer {name!r} with model.n_downsampling="
+                              f"{cfg.model.n_downsampling} (expected input, {', '.join(downs)} "
                               f"or block1..block{cfg.model.n_blocks})")
     parse_diffaug(cfg.model.diffaug)
     if not 0.0 <= cfg.train.ema < 1.0:

@@ -16,6 +16,11 @@ switched off. Here they are named by role instead:
 
 With anti-aliasing on, ``input, down1, down2, block1, block5`` are the reference's
 layers 0, 4, 8, 12, 16.
+
+Two options for thin structures (issue 23), both off by default (the reference's G):
+``n_downsampling=1`` keeps the residual trunk at half resolution (no ``down2`` role), and ``skip`` adds
+U-Net-style connections (Ronneberger et al., MICCAI 2015) from each encoder stage to the decoder stage at the
+same resolution, either added to the decoder's activation or concatenated with it.
 """
 from __future__ import annotations
 
@@ -80,14 +85,17 @@ def _up_stage(c_in: int, c_out: int, antialias: bool) -> nn.Module:
     )
 
 
+SKIPS = ("none", "add", "concat")  # model.g_skip: encoder -> decoder connections
+
+
 class ResnetGenerator(nn.Module):
     """Image translator G: (B, in_ch, H, W) in [-1, 1] -> (B, out_ch, H, W) in [-1, 1].
 
-    H and W must be multiples of ``multiple`` (= 4, two stride-2 stages) for the output
+    H and W must be multiples of ``multiple`` (= 2**n_downsampling) for the output
     to have exactly the input's size; other sizes are rounded up by each down stage.
     """
 
-    multiple: int = 4  # input H, W must be divisible by this for an exact-size output
+    multiple: int = 4  # input H, W must be divisible by this for an exact-size output (2**n_downsampling)
 
     def __init__(
         self,
@@ -98,29 +106,43 @@ class ResnetGenerator(nn.Module):
         antialias: bool = True,  # blur-pool downsampling; False uses stride-2 convs
         antialias_up: bool = True,  # blur upsampling + conv; False uses ConvTranspose2d
         init_gain: float = 0.02,  # Xavier-normal gain for conv weights
+        n_downsampling: int = 2,  # stride-2 stages before the trunk: 2 (reference) or 1 (trunk at half size)
+        skip: str = "none",  # encoder -> decoder connections: none, add or concat (U-Net style)
     ) -> None:
         super().__init__()
         if n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
+        if n_downsampling not in (1, 2):
+            raise ValueError(f"n_downsampling must be 1 or 2, got {n_downsampling}")
+        if skip not in SKIPS:
+            raise ValueError(f"skip must be one of {SKIPS}, got {skip!r}")
         self.in_ch, self.ngf, self.n_blocks = in_ch, ngf, n_blocks
+        self.n_downsampling, self.skip = n_downsampling, skip
+        self.multiple = 2**n_downsampling
+        trunk = ngf * 2**n_downsampling
         # Names of the encoder steps double as roles; only those in `roles` are exposed.
         steps: list[tuple[str, nn.Module]] = [
             ("input", nn.ReflectionPad2d(3)),
             ("stem", nn.Sequential(nn.Conv2d(in_ch, ngf, kernel_size=7, bias=True), _norm(ngf), nn.ReLU(True))),
         ]
-        for i in (1, 2):
+        for i in range(1, n_downsampling + 1):
             conv, rest = _down_stage(ngf * 2 ** (i - 1), ngf * 2**i, antialias)
             steps += [(f"down{i}", conv), (f"down{i}_post", rest)]
-        steps += [(f"block{i}", ResnetBlock(4 * ngf)) for i in range(1, n_blocks + 1)]
+        steps += [(f"block{i}", ResnetBlock(trunk)) for i in range(1, n_blocks + 1)]
         self.encoder = nn.Sequential(OrderedDict(steps))
+        # The encoder steps whose outputs feed the decoder, deepest first: the decoder stage i (0-based) works at
+        # the resolution of skip_from[i]. With concat, each later stage takes twice its usual channels.
+        self.skip_from = tuple(f"down{i}_post" for i in range(n_downsampling - 1, 0, -1)) + ("stem",)
+        wide = 2 if skip == "concat" else 1
+        ups = [_up_stage(trunk // 2**i * (wide if i else 1), trunk // 2 ** (i + 1), antialias_up)
+               for i in range(n_downsampling)]
         self.decoder = nn.Sequential(
-            _up_stage(4 * ngf, 2 * ngf, antialias_up),
-            _up_stage(2 * ngf, ngf, antialias_up),
+            *ups,
             nn.ReflectionPad2d(3),
-            nn.Conv2d(ngf, out_ch, kernel_size=7, bias=True),
+            nn.Conv2d(ngf * wide, out_ch, kernel_size=7, bias=True),
             nn.Tanh(),
         )
-        self.roles: tuple[str, ...] = ("input", "down1", "down2") + tuple(
+        self.roles: tuple[str, ...] = ("input",) + tuple(f"down{i}" for i in range(1, n_downsampling + 1)) + tuple(
             f"block{i}" for i in range(1, n_blocks + 1)
         )
         init_weights(self, init_gain)
@@ -134,11 +156,13 @@ class ResnetGenerator(nn.Module):
         """Channel count of each requested role's feature map, without running G."""
         self._check_layers(layers)
         by_role = {"input": self.in_ch, "down1": 2 * self.ngf, "down2": 4 * self.ngf}
-        return [by_role.get(name, 4 * self.ngf) for name in layers]
+        return [by_role.get(name, self.ngf * 2**self.n_downsampling) for name in layers]
 
     def _run_encoder(
-        self, x: torch.Tensor, layers: Sequence[str], stop_early: bool
+        self, x: torch.Tensor, layers: Sequence[str], stop_early: bool, skips: dict | None = None
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The encoder up to the deepest of ``layers`` (or all of it); ``skips``, when given, collects the
+        outputs of the steps the decoder's skip connections read."""
         self._check_layers(layers)
         wanted = set(layers)
         found: dict[str, torch.Tensor] = {}
@@ -148,7 +172,17 @@ class ResnetGenerator(nn.Module):
                 found[name] = x
                 if stop_early and len(found) == len(wanted):
                     break
+            if skips is not None and name in self.skip_from:
+                skips[name] = x
         return x, [found[name] for name in layers]
+
+    def _decode(self, h: torch.Tensor, skips: dict) -> torch.Tensor:
+        if self.skip == "none":
+            return self.decoder(h)
+        for i, name in enumerate(self.skip_from):
+            h = self.decoder[i](h)
+            h = h + skips[name] if self.skip == "add" else torch.cat([h, skips[name]], dim=1)
+        return self.decoder[len(self.skip_from):](h)
 
     def encode(self, x: torch.Tensor, layers: Sequence[str]) -> list[torch.Tensor]:
         """Features at ``layers`` (in the order given), running only as deep as needed."""
@@ -164,6 +198,7 @@ class ResnetGenerator(nn.Module):
         The features are the live activations (not detached); callers that use them as
         PatchNCE keys detach them, which is cheaper than re-encoding the input.
         """
-        h, feats = self._run_encoder(x, layers or (), stop_early=False)
-        y = self.decoder(h)
+        skips: dict[str, torch.Tensor] | None = None if self.skip == "none" else {}
+        h, feats = self._run_encoder(x, layers or (), stop_early=False, skips=skips)
+        y = self._decode(h, skips)
         return y if layers is None else (y, feats)
