@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from translate.datasets.stall import StallWatch
-from translate.engine.progress import format_duration
+from translate.progress import format_duration
 from translate.errors import TranslateError
 
 log = logging.getLogger(__name__)

@@ -33,6 +33,7 @@ from PIL import Image
 
 from translate.config import SyntheticConfig
 from translate.errors import ConfigError, DataError
+from translate.paths import data_root
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +266,6 @@ def synthetic_key(cfg: SyntheticConfig) -> str:
 
 def synthetic_dir(cfg: SyntheticConfig, root: Path | None = None) -> Path:
     """Where the dataset for ``cfg`` lives: under root, $TRANSLATE_DATA or ~/.cache/translate."""
-    from translate.runfolder.layout import data_root
-
     return data_root(root) / f"demo-{synthetic_key(cfg)}"
 
 

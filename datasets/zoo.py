@@ -24,6 +24,7 @@ from pathlib import Path
 
 from translate.datasets.download import ChecksumError, DownloadError, download_file, safe_extract, sha256_file
 from translate.errors import DataError
+from translate.paths import data_root
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +111,6 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in [
     ZooEntry("cat2dog", "cats <-> dogs (AFHQ)", _c(5153, 4739, 500, 500), 1400,
              "AFHQ, CC BY-NC 4.0 (Choi et al., StarGAN v2, CVPR 2020)", downloadable=False, manual=_CAT2DOG),
 ]}
-
-
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """``root``, else $TRANSLATE_DATA, else ~/.cache/translate (the same default as the demo set)."""
-    from translate.runfolder.layout import data_root as default_root
-
-    return default_root(root)
 
 
 def get_entry(name: str) -> ZooEntry:

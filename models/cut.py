@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from translate.models.augment import build_d_augment
 from translate.models.contract import PhaseLosses
 from translate.models.losses import gan_loss, multilayer_nce_loss
 from translate.models.networks import PatchDiscriminator, PatchSampler, ResnetGenerator
@@ -176,8 +177,6 @@ def build_discriminator(m) -> PatchDiscriminator:
 
 def build_model(m) -> CUTModel:
     """A CUTModel from a ModelConfig; every network is built eagerly and initialised."""
-    from translate.datasets.augment import build_d_augment
-
     G = build_generator(m)
     D = build_discriminator(m)
     F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain)

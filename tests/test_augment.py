@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from translate.config import load_config
-from translate.datasets.augment import DiffAugment, build_d_augment, color, cutout, parse_policy, translation
+from translate.models.augment import DiffAugment, build_d_augment, color, cutout, parse_policy, translation
 from translate.errors import ConfigError
 from translate.models.cut import build_model
 

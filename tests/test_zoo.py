@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from test_download import closed_port
 
+from translate import paths
 from translate.config import load_config
 from translate.datasets import zoo
 from translate.datasets.sources import resolve_source
@@ -61,10 +62,10 @@ def test_entries_cover_the_standard_sets(monkeypatch):
 
 def test_data_root_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("TRANSLATE_DATA", str(tmp_path / "env"))
-    assert zoo.data_root(tmp_path / "flag") == tmp_path / "flag"
-    assert zoo.data_root() == tmp_path / "env"
+    assert paths.data_root(tmp_path / "flag") == tmp_path / "flag"
+    assert paths.data_root() == tmp_path / "env"
     monkeypatch.delenv("TRANSLATE_DATA")
-    assert str(zoo.data_root()).endswith(os.path.join(".cache", "translate"))
+    assert str(paths.data_root()).endswith(os.path.join(".cache", "translate"))
 
 
 def test_first_download_records_checksum_and_later_ones_verify_it(server, tmp_path, caplog):

@@ -31,7 +31,7 @@ DistBackend = Literal["auto", "gloo", "nccl"]
 SwitchPolicy = Literal["plain", "calibrate", "warmup"]
 NceNegatives = Literal["image", "batch"]
 GSkip = Literal["none", "add", "concat"]  # models/networks/generator.py SKIPS
-DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (datasets/augment.py)
+DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (models/augment.py)
 
 
 def choices(literal: Any) -> tuple[str, ...]:

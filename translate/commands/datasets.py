@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
 
 
 def _local_state(name: str, root) -> str:
-    from translate.datasets.zoo import data_root, is_present, is_verified
+    from translate.datasets.zoo import is_present, is_verified
+    from translate.paths import data_root
 
     if is_present(name, root):
         return "yes (checksummed)" if is_verified(name, root) else "yes"
@@ -52,7 +53,7 @@ def format_table(root=None) -> str:
 
 
 def run_list(args) -> int:
-    from translate.datasets.zoo import data_root
+    from translate.paths import data_root
 
     print(format_table(args.root))
     print(f"\ndata root: {data_root(args.root)}  (choose with --root, --data-root or $TRANSLATE_DATA)")

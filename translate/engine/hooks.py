@@ -13,7 +13,7 @@ import torch
 from torchvision.utils import make_grid
 
 from translate.datasets.imageio import save_image
-from translate.engine.progress import Progress
+from translate.progress import Progress
 from translate.records import append_jsonl
 from translate.runfolder.layout import RunFolder
 

@@ -26,7 +26,7 @@ from translate.metrics.content import LPIPSDistance, gt_errors
 from translate.metrics.features import FeatureExtractor, build_extractor, describe
 from translate.metrics.fid import fid_from_features, kid_from_features
 from translate.metrics.weights import MissingWeightsError
-from translate.runfolder.layout import data_root
+from translate.paths import data_root
 
 log = logging.getLogger(__name__)
 MODE_SCALARS = METRICS["modes"].figures  # copied to the top level from modes.py's dict

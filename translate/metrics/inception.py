@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from translate.metrics.weights import ensure_weight_file
-from translate.runfolder.layout import weights_root
+from translate.paths import weights_root
 
 log = logging.getLogger(__name__)
 FILENAME = "inception-2015-12-05.pt"

@@ -1,4 +1,4 @@
-"""Where things live: a run folder's files, and the cache root. Torch-free, so the CLI can import it.
+"""Where a run folder's files live (the cache root is translate/paths.py). Torch-free, so the CLI can import it.
 
 A run folder (``translate train --out RUN``)::
 
@@ -9,25 +9,8 @@ A run folder (``translate train --out RUN``)::
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-
-
-def cache_root() -> Path:
-    """~/.cache/translate: the default home of datasets (see data_root) and weights."""
-    return Path.home() / ".cache" / "translate"
-
-
-def data_root(root: str | Path | None = None) -> Path:
-    """``root``, else $TRANSLATE_DATA, else the cache root: where datasets (demo, zoo) are kept."""
-    return Path(root or os.environ.get("TRANSLATE_DATA") or cache_root()).expanduser()
-
-
-def weights_root() -> Path:
-    """$TRANSLATE_WEIGHTS, else <cache root>/weights: pretrained feature extractors."""
-    env = os.environ.get("TRANSLATE_WEIGHTS")
-    return Path(env) if env else cache_root() / "weights"
 
 
 class _Inside:
