@@ -8,10 +8,13 @@ second test breaks a contract on purpose, so a graph that silently lost translat
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 try:
     import tomllib
@@ -34,6 +37,8 @@ def _stage(dest: Path) -> Path:
 def _lint(root: Path) -> subprocess.CompletedProcess:
     """``lint-imports`` with pyproject's contracts, importing ``translate`` from ``root`` (the cwd comes first
     on sys.path, ahead of the editable install's finder)."""
+    if importlib.util.find_spec("importlinter") is None:
+        pytest.fail("import-linter is not installed: pip install -e '.[test]' (or pip install 'import-linter>=2.17')")
     code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
     return subprocess.run([sys.executable, "-c", code, str(PYPROJECT), "--no-cache"], cwd=root,
                           capture_output=True, text=True, timeout=300)
