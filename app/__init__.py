@@ -4,7 +4,7 @@ if __name__ != "translate.app":  # e.g. `import app` from the repository root: t
     raise ImportError(f"app/ is installed as translate.app; import translate.app, not {__name__}")
 
 from translate.app.launch import launch_demo
-from translate.app.predict import Limits, Translator
+from translate.app.predict import Limits, DemoService
 from translate.app.ui import build_demo
 
-__all__ = ["Limits", "Translator", "build_demo", "launch_demo"]
+__all__ = ["Limits", "DemoService", "build_demo", "launch_demo"]

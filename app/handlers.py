@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from translate.app.predict import Translator, describe_device, refiner_available
+from translate.app.predict import DemoService, describe_device, refiner_available
 from translate.app.runs import CheckpointInfo, example_images
 from translate.datasets.imageio import load_image
 from translate.runfolder.bundled import demo_test_images, is_bundled
@@ -70,9 +70,9 @@ def _upload_name(path: str) -> str:
 
 
 class DemoHandlers:
-    """The callbacks behind the page, bound to one :class:`Translator` (and so to one catalog)."""
+    """The callbacks behind the page, bound to one :class:`DemoService` (and so to one catalog)."""
 
-    def __init__(self, translator: Translator, n_examples: int = 8):
+    def __init__(self, translator: DemoService, n_examples: int = 8):
         self.translator = translator  # holds the catalog, device, limits and model cache
         self.n_examples = n_examples  # example thumbnails shown per checkpoint
         self.device_text = describe_device(translator.device)

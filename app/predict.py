@@ -16,7 +16,7 @@ import time
 import uuid
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -26,8 +26,8 @@ from PIL import Image, UnidentifiedImageError
 from translate.app.runs import CheckpointCatalog, CheckpointInfo
 from translate.apply import translate_tensor
 from translate.inference import build_backend
-from translate.runfolder.translator import (build_checkpoint_refiner, load_translator,  # noqa: F401
-                                            refiner_available)  # refiner_available: read by app/handlers.py
+from translate.runfolder.translator import Translator, load_translator
+from translate.runfolder.translator import refiner_available  # noqa: F401 (read by app/handlers.py)
 from translate.datasets.imageio import load_image, pil_to_tensor, save_image
 from translate.errors import CheckpointError, DataError, TranslateError
 
@@ -84,7 +84,7 @@ def describe_device(device: torch.device) -> str:
     return f"CPU · {torch.get_num_threads()} thread(s)"
 
 
-class Translator:
+class DemoService:
     """Translates uploaded files with checkpoints from a catalog; one model is kept loaded at a time."""
 
     def __init__(self, catalog: CheckpointCatalog, device: torch.device, limits: Limits = Limits(),
@@ -94,13 +94,14 @@ class Translator:
         self.limits = limits
         self.out_dir = Path(out_dir or Path(tempfile.gettempdir()) / "translate-demo")  # output PNGs and zips
         self.cache_size = cache_size  # translators kept in memory (LRU)
-        self._models: OrderedDict[tuple, tuple] = OrderedDict()
+        self._models: OrderedDict[tuple, Translator] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- models ------------------------------------------------------------------------------
 
-    def _load(self, info: CheckpointInfo) -> tuple:
-        """(G, cfg, D) for a catalog entry, through translate.runfolder's load_translator (weights_only)."""
+    def _load(self, info: CheckpointInfo) -> Translator:
+        """The translator of a catalog entry, through translate.runfolder's load_translator (weights_only);
+        its G runs on apply's default backend."""
         st = info.path.stat()
         key = (info.path, st.st_mtime_ns)
         with self._lock:
@@ -108,19 +109,19 @@ class Translator:
                 self._models.move_to_end(key)
                 return self._models[key]
             log.info("demo: loading %s on %s", info.path, self.device)
-            G, cfg, D = load_translator(info.path, device=self.device, with_discriminator=True)
-            loaded = (build_backend(G, "auto", self.device), cfg, D)  # apply's default backend
+            loaded = load_translator(info.path, device=self.device, with_discriminator=True)
+            loaded = replace(loaded, G=build_backend(loaded.G, "auto", self.device))
             self._models[key] = loaded
             while len(self._models) > self.cache_size:
                 self._models.popitem(last=False)
             return loaded
 
-    def _refiner(self, info: CheckpointInfo, cfg, D, steps: int):
+    def _refiner(self, info: CheckpointInfo, translator: Translator, steps: int):
         if steps <= 0:
             return None
-        if D is None or not info.has_D:
+        if translator.D is None or not info.has_D:
             raise CheckpointError(f"{info.run}: this checkpoint has no D, so it cannot refine; set steps to 0")
-        return build_checkpoint_refiner(cfg, D, steps)
+        return translator.refiner(steps)
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -164,11 +165,11 @@ class Translator:
         if not 0 <= steps <= self.limits.max_refine_steps:
             raise TranslateError(f"refinement steps: expected 0 to {self.limits.max_refine_steps}, got {steps}")
         in_w, in_h = self.check_upload(path, name)
-        G, cfg, D = self._load(info)
-        refine = self._refiner(info, cfg, D, steps)
+        translator = self._load(info)
+        refine = self._refiner(info, translator, steps)
         x = self._read(path, name)
         t0 = time.perf_counter()
-        y = translate_tensor(G, x, self.device, refine=refine)[0]  # (3, H, W) on the CPU
+        y = translate_tensor(translator.G, x, self.device, refine=refine)[0]  # (3, H, W) on the CPU
         seconds = time.perf_counter() - t0
         folder = out_dir or self._fresh_dir()
         png = save_image(y, folder / f"{Path(name).stem}_translated.png")

@@ -14,7 +14,7 @@ import gradio as gr
 from PIL import Image
 
 from translate.app.handlers import DemoHandlers
-from translate.app.predict import Limits, Translator
+from translate.app.predict import Limits, DemoService
 from translate.app.runs import CheckpointCatalog
 from translate.engine.device import resolve_device
 
@@ -136,7 +136,7 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
         runs_dir = "runs"
     catalog = CheckpointCatalog(runs_dir=runs_dir, ckpt=ckpt)
     catalog.scan()
-    h = DemoHandlers(Translator(catalog, resolve_device(device), limits), n_examples=n_examples)
+    h = DemoHandlers(DemoService(catalog, resolve_device(device), limits), n_examples=n_examples)
     labels = catalog.labels
     first = labels[0] if labels else None
     source = str(catalog.ckpt or catalog.runs_dir)

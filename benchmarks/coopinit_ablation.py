@@ -177,12 +177,13 @@ def parse_args(argv=None):
 
 def refine_rows(args, evaluator: Evaluator) -> list[dict]:
     """Each kept run scored as trained and after test-time refinement (translate apply --refine-steps)."""
-    from translate.checkpoint import load_translator
+    from translate.runfolder.translator import load_translator
     from translate.models.coop import build_refiner
 
     runs = []
     for run in args.refine:
-        G, cfg, D = load_translator(Path(run) / "ckpt" / "latest.pt", with_discriminator=True)
+        t = load_translator(Path(run) / "ckpt" / "latest.pt", with_discriminator=True)
+        G, cfg, D = t.G, t.cfg, t.D
         scores, fake = evaluator.run(G)
         rows = [("plain", scores)]
         for steps in (int(t) for t in str(args.refine_steps).split(",")):

@@ -53,7 +53,8 @@ def _load(spec: str, cfg) -> tuple[str, torch.nn.Module, object]:
 
         m = cfg.model
         return label or "reference", load_reference_generator(Path(path), m.ngf, m.n_blocks, m.antialias_up), cfg
-    G, cfg = load_translator(resolve_checkpoint(path))
+    t = load_translator(resolve_checkpoint(path))
+    G, cfg = t.G, t.cfg
     return label or Path(path).name, G, cfg
 
 

@@ -57,7 +57,7 @@ def main() -> int:
     if args.ckpt:
         from translate.runfolder.translator import load_translator
 
-        G, _ = load_translator(args.ckpt, device=device)
+        G = load_translator(args.ckpt, device=device).G
     else:
         from translate.config import load_config
         from translate.models.cut import build_generator

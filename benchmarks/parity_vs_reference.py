@@ -139,7 +139,7 @@ def score(args, cfg, root: Path) -> dict:
             if not (run / "DONE").exists():
                 continue
             if trainer == "project":
-                G, _ = load_translator(run / "ckpt" / "latest.pt")
+                G = load_translator(run / "ckpt" / "latest.pt").G
                 curves, check = project_curves(run), None
             else:
                 weights = run / "ref" / "latest_net_G.pth"

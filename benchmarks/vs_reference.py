@@ -75,7 +75,8 @@ ckpt, folder, out, threads, backend = sys.argv[1:6]
 if int(threads) > 0:
     torch.set_num_threads(int(threads))
 device = torch.device("cpu")
-G, cfg = load_translator(ckpt, device=device)
+t = load_translator(ckpt, device=device)
+G, cfg = t.G, t.cfg
 G = build_backend(G, backend, device)
 files = sorted(__import__("pathlib").Path(folder).glob("*.png"))
 apply_paths(G, [str(files[0])], out + "/warmup", device)

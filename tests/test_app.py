@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from translate.app import Limits, Translator, build_demo
+from translate.app import Limits, DemoService, build_demo
 from translate.app.handlers import DemoHandlers
 from translate.app.runs import CheckpointCatalog
 from translate.cli import build_parser
@@ -37,7 +37,7 @@ def runs(smoke_run, tmp_path_factory):
 def handlers(runs):
     catalog = CheckpointCatalog(runs_dir=runs)
     catalog.scan()
-    return DemoHandlers(Translator(catalog, torch.device("cpu"), Limits(max_side=64, max_upload_mb=0.05)))
+    return DemoHandlers(DemoService(catalog, torch.device("cpu"), Limits(max_side=64, max_upload_mb=0.05)))
 
 
 def _component(demo, elem_id):
@@ -99,7 +99,7 @@ def test_bad_uploads_are_messages_not_tracebacks(handlers, tmp_path):
 
 
 def test_pixel_limit_is_checked_before_decoding(handlers, tmp_path):
-    tr = Translator(handlers.catalog, torch.device("cpu"), Limits(max_pixels=1000))
+    tr = DemoService(handlers.catalog, torch.device("cpu"), Limits(max_pixels=1000))
     with pytest.raises(DataError, match="megapixels"):
         tr.check_upload(_rgb(tmp_path / "a.png", 40, 40), "a.png")
 
@@ -123,7 +123,7 @@ def test_refinement_control_hidden_without_D(smoke_run, tmp_path):
     torch.save(state, tmp_path / "noD" / "ckpt" / "latest.pt")
     catalog = CheckpointCatalog(runs_dir=tmp_path)
     (info,) = catalog.scan()
-    h = DemoHandlers(Translator(catalog, torch.device("cpu")))
+    h = DemoHandlers(DemoService(catalog, torch.device("cpu")))
     assert not info.has_D
     assert h.checkpoint_view(info.label)[1]["visible"] is False
     with pytest.raises(gr.Error, match="has no D"):
@@ -183,7 +183,7 @@ def test_old_output_folders_are_pruned(handlers, tmp_path):
     import os
     import time
 
-    tr = Translator(handlers.catalog, torch.device("cpu"), out_dir=tmp_path / "out")
+    tr = DemoService(handlers.catalog, torch.device("cpu"), out_dir=tmp_path / "out")
     old = tmp_path / "out" / "stale"
     old.mkdir(parents=True)
     (old / "x_translated.png").write_bytes(b"")

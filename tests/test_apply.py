@@ -7,12 +7,12 @@ import torch
 from PIL import Image
 
 from translate.apply import apply_paths, collect_inputs, pad_to_multiple
-from translate.checkpoint import load_translator
+from translate.runfolder.translator import load_translator
 
 
 @pytest.fixture(scope="module")
 def G(smoke_run):
-    return load_translator(smoke_run / "ckpt" / "latest.pt")[0]
+    return load_translator(smoke_run / "ckpt" / "latest.pt").G
 
 
 def _rgb(path, w, h, mode="RGB"):

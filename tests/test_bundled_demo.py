@@ -38,7 +38,8 @@ def test_loads_with_weights_only_and_is_small(bundled):
     state = torch.load(path, map_location="cpu", weights_only=True)
     assert set(state["models"]) <= {"G", "D"} and "G" in state["models"]
     assert "optim" not in state and "rng" not in state  # inference only
-    G, cfg, D = load_translator(path, with_discriminator=True)
+    t = load_translator(path, with_discriminator=True)
+    G, cfg, D = t.G, t.cfg, t.D
     assert (D is not None) == ("D" in state["models"])
     y = G(torch.zeros(1, 3, 64, 64))
     assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
@@ -49,7 +50,7 @@ def test_config_is_the_named_preset_and_the_command_rebuilds_it(bundled):
     from translate.runfolder.translator import load_translator
 
     path, record = bundled
-    _, cfg = load_translator(path)
+    cfg = load_translator(path).cfg
     bundle = torch.load(path, map_location="cpu", weights_only=True)["bundle"]
     assert bundle["command"] == record["bundle"]["command"]
     assert cfg.preset == bundle["preset"] and resolve_config_path(cfg.preset).is_file()

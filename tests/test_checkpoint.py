@@ -3,7 +3,8 @@ import os
 import pytest
 import torch
 
-from translate.checkpoint import load_checkpoint, load_translator, save_checkpoint
+from translate.runfolder.schema import load_checkpoint, save_checkpoint
+from translate.runfolder.translator import load_translator
 from translate.errors import CheckpointError
 
 
@@ -12,8 +13,9 @@ def test_translator_round_trip_gives_the_same_output(smoke_run):
     state = load_checkpoint(ckpt)
     assert state["format"] == 1 and state["step"] == 6 and state["stage"] == "cut"
     assert set(state["models"]) >= {"G", "D", "F"} and set(state["optim"]) == {"D", "G"}
-    G1, cfg = load_translator(ckpt)
-    G2, _ = load_translator(smoke_run)  # a run folder works too
+    t = load_translator(ckpt)
+    G1, cfg = t.G, t.cfg
+    G2 = load_translator(smoke_run).G  # a run folder works too
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         y1, y2 = G1(x), G2(x)
@@ -24,6 +26,19 @@ def test_translator_round_trip_gives_the_same_output(smoke_run):
     G3.load_state_dict(state["models"]["G"])
     with torch.no_grad():
         assert torch.equal(G3.eval()(x), y1)
+
+
+def test_translator_says_what_it_loaded(smoke_run):
+    ckpt = smoke_run / "ckpt" / "latest.pt"
+    plain = load_translator(ckpt)
+    assert (plain.step, plain.stage, plain.generator, plain.D) == (6, "cut", "G", None)  # D only when asked
+    assert plain.device == torch.device("cpu") and not plain.G.training
+    with pytest.raises(CheckpointError, match="no discriminator"):
+        plain.refiner(3)
+    with_D = load_translator(ckpt, with_discriminator=True, state=load_checkpoint(ckpt))
+    assert with_D.D is not None and not any(p.requires_grad for p in with_D.D.parameters())
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert with_D.refiner(2, step_size=0.05)(x).shape == x.shape
 
 
 def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from translate.checkpoint import load_checkpoint
+from translate.runfolder.schema import load_checkpoint
 from translate.config import load_config
 from translate.engine.trainer import Trainer
 from translate.errors import ConfigError

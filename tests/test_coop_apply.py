@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from translate.apply import translate_tensor
-from translate.checkpoint import load_checkpoint, load_translator, save_checkpoint
+from translate.runfolder.schema import load_checkpoint, save_checkpoint
+from translate.runfolder.translator import load_translator
 from translate.models.coop import build_refiner
 
 
@@ -17,7 +18,8 @@ def translate(*args):
 
 
 def test_refiner_changes_the_output_and_keeps_its_shape(smoke_run):
-    G, cfg, D = load_translator(smoke_run / "ckpt" / "latest.pt", with_discriminator=True)
+    t = load_translator(smoke_run / "ckpt" / "latest.pt", with_discriminator=True)
+    G, cfg, D = t.G, t.cfg, t.D
     x = torch.rand(2, 3, 23, 37) * 2 - 1  # odd size: padded for G and D, cropped back
     plain = translate_tensor(G, x, torch.device("cpu"))
     refined = translate_tensor(G, x, torch.device("cpu"), refine=build_refiner(D, steps=3, step_size=0.05))

@@ -59,7 +59,8 @@ def test_made_file_is_slim_safe_and_records_how_to_reproduce(standin, smoke_run)
     worse = dict(record["scored"], mode_accuracy=record["floors"]["mode_accuracy_min"] - 0.01,
                  kid=record["floors"]["kid_max"] * 2 + 1)
     assert len(below_floors(worse, record["floors"])) == 2  # the floors do catch a worse model
-    G, cfg, D = load_translator(standin / "demo.pt", with_discriminator=True)
+    t = load_translator(standin / "demo.pt", with_discriminator=True)
+    G, cfg, D = t.G, t.cfg, t.D
     assert cfg.preset == "smoke" and D is not None
 
 
@@ -115,7 +116,7 @@ def test_apply_ckpt_demo(assets, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     src = tmp_path / "in"
     src.mkdir()
-    for f in demo_test_images(load_translator(assets / "demo.pt")[1], 2):
+    for f in demo_test_images(load_translator(assets / "demo.pt").cfg, 2):
         (src / f.name).write_bytes(f.read_bytes())
     assert main(["apply", "--ckpt", "demo", "in", "--out", "out"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in src.iterdir())
@@ -169,7 +170,7 @@ def test_figure_script_draws_one_row_per_checkpoint_and_reads_reference_weights(
     from translate.runfolder.translator import load_translator
 
     fig = _script("demo_figure")
-    G, _ = load_translator(assets / "demo.pt")
+    G = load_translator(assets / "demo.pt").G
     torch.save({f"module.{k}": v for k, v in G.state_dict().items()}, tmp_path / "latest_net_G.pth")
     out = tmp_path / "cmp.png"
     argv = ["--ckpt", "CUT=demo", "--ckpt", f"ref={tmp_path / 'latest_net_G.pth'}", "--n", "2", "--scale", "1"]

@@ -7,7 +7,8 @@ import sys
 import pytest
 import torch
 
-from translate.checkpoint import load_checkpoint, load_translator
+from translate.runfolder.schema import load_checkpoint
+from translate.runfolder.translator import load_translator
 from translate.config import load_config
 from translate.engine.distributed import DistInfo, average_gradients, local_device, pick_backend
 from translate.engine.trainer import Trainer
@@ -90,7 +91,8 @@ def test_only_rank_zero_writes_and_checkpoint_loads_on_one_device(two_runs):
     assert sorted(p.name for p in (ddp / "samples").iterdir()) == ["step_3.png", "step_6.png"]
     assert [p.name for p in ddp.parent.iterdir() if p.name.startswith("ddp")] == ["ddp"]
     assert stderr.count("done: 6 steps") == 1
-    G, cfg = load_translator(ddp / "ckpt" / "latest.pt", device="cpu")
+    t = load_translator(ddp / "ckpt" / "latest.pt", device="cpu")
+    G, cfg = t.G, t.cfg
     assert cfg.data.batch_size == 2
     with torch.no_grad():
         assert G(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)

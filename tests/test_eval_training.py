@@ -76,7 +76,7 @@ def eval_run(data_home, tmp_path_factory):
 
 @pytest.mark.slow
 def test_training_keeps_best_and_last(eval_run):
-    from translate.checkpoint import load_checkpoint
+    from translate.runfolder.schema import load_checkpoint
 
     records = read_metrics(eval_run / "metrics.jsonl")
     assert [r["step"] for r in records] == [2, 4, 5]  # every 2 steps, and the last step
@@ -91,7 +91,7 @@ def test_training_keeps_best_and_last(eval_run):
 @pytest.mark.slow
 def test_eval_every_does_not_change_training(eval_run, data_home, tmp_path):
     """Evaluation draws no random numbers from the training streams: the weights match a run without it."""
-    from translate.checkpoint import load_checkpoint
+    from translate.runfolder.schema import load_checkpoint
     from translate.config import load_config
     from translate.engine.trainer import Trainer
 

@@ -86,7 +86,8 @@ def test_bf16_backend_is_within_its_tolerance_on_the_bundled_model():
 
     if not bundled_checkpoint().is_file():
         pytest.skip("no bundled demo checkpoint")
-    G, cfg = load_translator(bundled_checkpoint())
+    t = load_translator(bundled_checkpoint())
+    G, cfg = t.G, t.cfg
     scenes = [_sample_scene(scene_rng(cfg.data.synthetic.seed, "A", "test", i), 64, cfg.data.synthetic.n_modes)
               for i in range(8)]
     x = torch.from_numpy(np.stack([render_scene(s, 64, None)[0] for s in scenes])).permute(0, 3, 1, 2)

@@ -105,10 +105,11 @@ class Constant(torch.nn.Module):
 
 
 def _smoke_root(smoke_run):
-    from translate.checkpoint import load_translator
+    from translate.runfolder.translator import load_translator
     from translate.datasets.sources import resolve_source
 
-    G, cfg = load_translator(smoke_run / "ckpt" / "latest.pt")
+    t = load_translator(smoke_run / "ckpt" / "latest.pt")
+    G, cfg = t.G, t.cfg
     return G, resolve_source(cfg).data.root
 
 

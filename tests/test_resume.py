@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from translate.checkpoint import load_checkpoint
+from translate.runfolder.schema import load_checkpoint
 from translate.config import load_config
 from translate.engine.trainer import Trainer
 

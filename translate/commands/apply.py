@@ -35,21 +35,19 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _build_refine(args, cfg, D):
+def _build_refine(args, translator):
     """The Langevin refiner for --refine-steps, or None."""
     if args.refine_steps < 0:
         raise TranslateError(f"--refine-steps: expected zero or more, got {args.refine_steps}")
     if args.refine_steps == 0:
         return None
-    if D is None:
+    if translator.D is None:
         raise TranslateError(f"--refine-steps: checkpoint '{args.ckpt}' holds no discriminator D to use as the "
                              "energy; use a training checkpoint (RUN/ckpt/latest.pt) or drop --refine-steps")
-    step_size = cfg.coop.step_size if args.refine_step_size is None else args.refine_step_size
+    step_size = translator.cfg.coop.step_size if args.refine_step_size is None else args.refine_step_size
     if step_size <= 0:
         raise TranslateError(f"--refine-step-size: expected a positive number, got {step_size}")
-    from translate.runfolder.translator import build_checkpoint_refiner
-
-    return build_checkpoint_refiner(cfg, D, args.refine_steps, step_size)
+    return translator.refiner(args.refine_steps, step_size)
 
 
 def run(args) -> int:
@@ -66,11 +64,11 @@ def run(args) -> int:
     args.ckpt = str(resolve_checkpoint(args.ckpt))  # 'demo' is the bundled model
     plan = plan_apply(args.inputs, args.out, overwrite=args.overwrite)  # checks --out before the slow load
     device = resolve_device(args.device)
-    G, cfg, D = load_translator(args.ckpt, device=device, use_ema=not args.no_ema, with_discriminator=True)
-    refine = _build_refine(args, cfg, D)
+    translator = load_translator(args.ckpt, device=device, use_ema=not args.no_ema, with_discriminator=True)
+    refine = _build_refine(args, translator)
     from translate.inference import build_backend
 
-    G = build_backend(G, args.backend, device)
+    G = build_backend(translator.G, args.backend, device)
     t0 = time.perf_counter()
     drawn = []
 

@@ -80,7 +80,7 @@ def _default_out(ckpt: Path, split: str, features: str) -> Path:
 def run(args) -> int:
     from translate.runfolder.schema import checkpoint_config, load_checkpoint
     from translate.runfolder.bundled import resolve_checkpoint
-    from translate.runfolder.translator import translator_from_state
+    from translate.runfolder.translator import load_translator
     from translate.engine.device import resolve_device
     from translate.metrics.evaluate import Evaluator
     from translate.atomic import write_text
@@ -100,11 +100,10 @@ def run(args) -> int:
     root = _dataset_root(cfg, args.dataset)
     evaluator = Evaluator(root, args.split, args.features, device, args.batch_size, args.max_images or None,
                           metrics, args.image_size or None, lenient)
-    G, _ = translator_from_state(state, args.ckpt, device=device, use_ema=not args.no_ema)
-    result, fake = evaluator.run(G)
-    ema = "G_ema" in state["models"] and not args.no_ema
-    result.update(checkpoint=str(args.ckpt), step=int(state["step"]), stage=state.get("stage"),
-                  generator="G_ema" if ema else "G", dataset=args.dataset or cfg.dataset, root=str(root),
+    translator = load_translator(args.ckpt, device=device, use_ema=not args.no_ema, state=state)
+    result, fake = evaluator.run(translator.G)
+    result.update(checkpoint=str(args.ckpt), step=translator.step, stage=translator.stage,
+                  generator=translator.generator, dataset=args.dataset or cfg.dataset, root=str(root),
                   seconds=round(time.perf_counter() - t0, 2))
     table = markdown_table(result)
     print(table, end="")  # first, so a failed write below loses no figure

@@ -31,8 +31,7 @@ def run(args) -> int:
     out = Path(args.out) if args.out else default
     if out.exists() and not args.force:
         raise TranslateError(f"--out {out}: the file exists; choose another --out or pass --force to replace it")
-    G, _ = load_translator(args.ckpt, device="cpu", use_ema=not args.no_ema)
-    model = export_onnx(G)
+    model = export_onnx(load_translator(args.ckpt, device="cpu", use_ema=not args.no_ema).G)
     with atomic_open(out) as fh:
         fh.write(model)
     log.info("wrote %s (%.1f MB)", out, len(model) / 2**20)

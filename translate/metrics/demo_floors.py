@@ -26,11 +26,12 @@ def score_checkpoint(path: str | Path, device: str = "cpu") -> dict:
     from translate.metrics.evaluate import Evaluator
     from translate.runfolder.translator import load_translator
 
-    G, cfg = load_translator(path, device=device)
+    translator = load_translator(path, device=device)
+    cfg = translator.cfg
     if cfg.dataset != "demo":
         raise CheckpointError(f"{path}: trained on '{cfg.dataset}', not on the synthetic demo task")
     root = ensure_synthetic(cfg.data.synthetic)
-    result, _ = Evaluator(root, SPLIT, FEATURES, device, metrics=METRICS).run(G)
+    result, _ = Evaluator(root, SPLIT, FEATURES, device, metrics=METRICS).run(translator.G)
     return {"kid": result["kid"], "kid_input": result["kid_input"], "gt_l1": result["gt_l1"],
             "mode_accuracy": result["mode_accuracy"], "mode_coverage": result["mode_coverage"],
             "n_images": result["n_images"], "features": FEATURES, "split": SPLIT}
