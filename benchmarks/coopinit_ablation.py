@@ -44,8 +44,11 @@ TINY = ["data.synthetic.size=32", "data.synthetic.n_train=16", "data.synthetic.n
         "data.crop_size=32", "model.ngf=8", "model.ndf=8", "model.n_blocks=2",
         "model.nce_layers=[input,down1,down2,block1,block2]", "model.num_patches=16", "model.netf_nc=16",
         "train.steps=24", "train.decay_steps=8", "train.log_every=4"]
-METRICS = ("kid", "fid", "gt_l1", "gt_bg_l1", "mode_accuracy", "mode_coverage", "mode_entropy", "source_share",
-           "train_s", "coop_s", "overhead_pct")
+METRICS = ("kid", "fid", "gt_l1", "gt_bg_l1", "shape_iou", "mode_accuracy", "mode_accuracy_min", "mode_coverage",
+           "mode_entropy", "source_share", "train_s", "coop_s", "overhead_pct")
+SCORES = ("kid", "kid_std", "fid", "gt_l1", "gt_psnr", "gt_bg_l1", "shape_iou", "shape_iou_gt")
+MODE_FIGURES = ("mode_accuracy", "mode_accuracy_min", "mode_accuracy_by_mode", "mode_coverage", "mode_entropy",
+                "source_share", "mode_shares", "modes_covered")
 COLLAPSED = "collapsed"  # a run whose outputs cover at most one of B's modes
 
 
@@ -71,12 +74,7 @@ def train_and_score(cfg, evaluator: Evaluator, run_dir: Path) -> dict:
     if not trainer.fit():  # Ctrl-C or SIGTERM: an unfinished run must not be scored as a finished cell
         raise KeyboardInterrupt
     total = time.perf_counter() - t0
-    scores, _ = evaluator.run(trainer.G_ema if trainer.G_ema is not None else trainer.networks.G)
-    modes = scores.get("modes", {})
-    result = {k: scores[k] for k in ("kid", "kid_std", "fid", "gt_l1", "gt_psnr", "gt_bg_l1") if k in scores}
-    result.update({k: modes[k] for k in ("mode_accuracy", "mode_coverage", "mode_entropy", "source_share",
-                                         "mode_shares", "modes_covered") if k in modes})
-    result[COLLAPSED] = modes.get("modes_covered", 0) <= 1
+    result = scored(evaluator, trainer.G_ema if trainer.G_ema is not None else trainer.networks.G)
     result["train_s"] = total
     result["stage_s"] = {name: sum(ts) for name, ts in timer.times.items()}
     coop = timer.times.get("coop", [])
@@ -89,12 +87,60 @@ def train_and_score(cfg, evaluator: Evaluator, run_dir: Path) -> dict:
     return result
 
 
+def scored(evaluator: Evaluator, G: torch.nn.Module) -> dict:
+    """The figures this script tabulates, for generator G on the evaluator's test split."""
+    scores, _ = evaluator.run(G)
+    modes = scores.get("modes", {})
+    result = {k: scores[k] for k in SCORES if k in scores}
+    result.update({k: modes[k] for k in MODE_FIGURES if k in modes})
+    result[COLLAPSED] = modes.get("modes_covered", 0) <= 1
+    return result
+
+
+def rescore(out: Path, evaluator: Evaluator) -> int:
+    """Score every kept run of ``out`` (NAME_sSEED/ckpt/latest.pt beside NAME_sSEED.json) again with today's
+    figures, keeping the JSON's other fields (wall times, overrides): figures added since the run was trained
+    (shape_iou, per-mode accuracy) then cover old runs too. Returns the number of runs rescored."""
+    from translate.runfolder.translator import load_translator
+
+    n = 0
+    for result_path in sorted(out.glob("*_s*.json")):
+        ckpt = out / result_path.stem / "ckpt" / "latest.pt"
+        if not ckpt.is_file():
+            log.warning("%s: no kept checkpoint (%s); left as it is", result_path.name, ckpt)
+            continue
+        G, _ = load_translator(ckpt)
+        result = {**json.loads(result_path.read_text()), **scored(evaluator, G)}
+        write_text(json.dumps(result, indent=1), result_path)
+        log.info("rescored %s: shape_iou %.3f, mode_accuracy %.3f", result_path.stem, result.get("shape_iou", -1),
+                 result.get("mode_accuracy", -1))
+        n += 1
+    return n
+
+
+def failed(run: dict) -> bool:
+    """A failed run: collapsed (at most one mode) or most inputs left untranslated (source_share ≥ 0.5)."""
+    return bool(run.get(COLLAPSED)) or run.get("source_share", 0.0) >= 0.5
+
+
+def flat_figures(run: dict) -> dict:
+    """The run with its per-mode accuracies as columns (acc:MODE) and all_modes = 1 where every mode is
+    produced by at least 5 % of the outputs (mode_coverage 1)."""
+    extra = {f"acc:{m}": v for m, v in run.get("mode_accuracy_by_mode", {}).items()}
+    if "mode_coverage" in run:
+        extra["all_modes"] = float(run["mode_coverage"] >= 1.0)
+    return {**run, **extra}
+
+
 def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     table: dict[str, dict[str, tuple[float, float]]] = {}
+    runs = [flat_figures(r) for r in runs]
+    per_mode = sorted({k for r in runs for k in r if k.startswith("acc:")})
     for method in dict.fromkeys(r["method"] for r in runs):
         rows = [r for r in runs if r["method"] == method]
-        table[method] = {"runs": (len(rows), 0.0), COLLAPSED: (sum(bool(r.get(COLLAPSED)) for r in rows), 0.0)}
-        for key in METRICS:
+        table[method] = {"runs": (len(rows), 0.0), COLLAPSED: (sum(bool(r.get(COLLAPSED)) for r in rows), 0.0),
+                         "failed": (sum(failed(r) for r in rows), 0.0)}
+        for key in (*METRICS, "all_modes", *per_mode):
             values = [r[key] for r in rows if key in r]
             if values:
                 table[method][key] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
@@ -102,9 +148,10 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
 
 
 def markdown(table: dict) -> str:
-    keys = [k for k in METRICS if any(k in row for row in table.values())]
-    lines = ["| method (mean ± std over runs) | runs | collapsed | " + " | ".join(keys) + " |",
-             "|---" * (len(keys) + 3) + "|"]
+    columns = dict.fromkeys(k for row in table.values() for k in row if k not in ("runs", COLLAPSED, "failed"))
+    keys = [k for k in (*METRICS, "all_modes") if k in columns] + sorted(k for k in columns if k.startswith("acc:"))
+    lines = ["| method (mean ± std over runs) | runs | collapsed | failed | " + " | ".join(keys) + " |",
+             "|---" * (len(keys) + 4) + "|"]
     for method, row in table.items():
         cells = []
         for k in keys:
@@ -112,15 +159,19 @@ def markdown(table: dict) -> str:
                 cells.append("-")
                 continue
             mean, std = row[k]
-            digits = 4 if k in ("kid", "gt_l1", "gt_bg_l1") else 2 if k != "train_s" else 0
+            digits = 4 if k in ("kid", "gt_l1", "gt_bg_l1") else 3 if k == "shape_iou" else 2 if k != "train_s" else 0
             cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
-        lines.append(f"| {method} | {row['runs'][0]} | {row[COLLAPSED][0]} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        lines.append(f"| {method} | {row['runs'][0]} | {row[COLLAPSED][0]} | {row['failed'][0]} | "
+                     + " | ".join(cells) + " |")
+    legend = ("\ncollapsed: at most one mode produced; failed: collapsed, or source_share ≥ 0.5 (most inputs left "
+              "untranslated); all_modes: the share of runs producing every mode; acc:MODE: mode accuracy among "
+              "the inputs that call for MODE.")
+    return "\n".join(lines) + "\n" + legend
 
 
 def paired(runs: list[dict], base: str) -> str:
     """Per-seed differences of every other method against ``base`` (same seed), as a markdown table."""
-    keys = ("kid", "gt_l1", "gt_bg_l1", "mode_accuracy", "mode_coverage")
+    keys = ("kid", "gt_l1", "gt_bg_l1", "shape_iou", "mode_accuracy", "mode_accuracy_min", "mode_coverage")
     by = {(r["method"], r["seed"]): r for r in runs}
     lines = ["| method − " + base + " | seed | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     for method in dict.fromkeys(r["method"] for r in runs):
@@ -170,6 +221,8 @@ def parse_args(argv=None):
                    "(or of parity_vs_reference.py's results.json)")
     p.add_argument("--refine", nargs="+", metavar="RUN", help="only score kept runs (RUN/ckpt/latest.pt) without "
                    "and with test-time Langevin refinement under their D")
+    p.add_argument("--rescore", metavar="OUT", help="only score every kept run in OUT again (today's figures, e.g. "
+                   "shape_iou and per-mode accuracy), update its JSON, and print the table")
     p.add_argument("--refine-steps", default="10", help="Langevin steps for --refine (comma-separated: several)")
     p.add_argument("--refine-step-size", type=float, default=0.01, help="RMS pixel move per step for --refine")
     return p.parse_args(argv)
@@ -261,7 +314,10 @@ def main(argv=None) -> int:
               *args.overrides]
     root = Path(resolve_source(load_config(args.config, common)).data.root)  # the evaluator scores this folder
     evaluator = Evaluator(root, "test", features="tiny", metrics=("kid", "fid", "gt", "modes"))
-    if args.refine:
+    if args.rescore:
+        rescore(Path(args.rescore), evaluator)
+        runs = [json.loads(p.read_text()) for p in sorted(Path(args.rescore).glob("*_s*.json"))]
+    elif args.refine:
         runs = refine_rows(args, evaluator)
     else:
         with tempfile.TemporaryDirectory() as tmp:

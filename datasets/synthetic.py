@@ -213,6 +213,14 @@ def render_a_pair(cfg: SyntheticConfig, split: str, index: int) -> tuple[np.ndar
     return img, render_scene(scene, cfg.size, scene["variant"])[0], mask, scene["variant"]
 
 
+def render_a_background(cfg: SyntheticConfig, split: str, index: int) -> np.ndarray:
+    """(H, W, 3) uint8: domain A's image ``index`` of ``split`` without its animals, the same sky, ground and
+    noise. What a translator must leave alone; the shape figure (translate/metrics/shape.py) reads the
+    translated animal's silhouette against it."""
+    scene = _sample_scene(scene_rng(cfg.seed, "A", split, index), cfg.size, cfg.n_modes)
+    return render_scene({**scene, "animals": []}, cfg.size, None)[0]
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing the dataset folder
 

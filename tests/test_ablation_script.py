@@ -39,6 +39,16 @@ def test_ablation_runs_both_methods_resumes_and_diagnoses(tmp_path, data_home, m
     assert ablation.main(argv) == 0
     assert json.loads((tmp_path / "a.json").read_text())["runs"] == runs
 
+    # --rescore brings a run trained before a figure existed up to date, from its kept checkpoint.
+    old = {k: v for k, v in json.loads((out / "cut_s0.json").read_text()).items() if k != "shape_iou"}
+    (out / "cut_s0.json").write_text(json.dumps({**old, "mode_accuracy": -1.0}))
+    assert ablation.main(["--tiny", "--rescore", str(out)]) == 0
+    again = json.loads((out / "cut_s0.json").read_text())
+    first = next(r for r in runs if r["method"] == "cut")
+    assert again["shape_iou"] == first["shape_iou"] and again["mode_accuracy"] == first["mode_accuracy"]
+    assert again["train_s"] == first["train_s"]  # what scoring does not measure is kept
+    capsys.readouterr()
+
     diagnosis = load_script("coopinit_diagnosis")
     png = tmp_path / "diag.png"
     grid = tmp_path / "grid.png"
@@ -70,9 +80,11 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
                                                              ("coop_len10", False), ("reference", True)]
     assert ablation.main(["--merge", str(tmp_path / "cut.json"), str(tmp_path / "coop.json")]) == 0
     out = capsys.readouterr().out
-    assert "| reference | 1 | 1 |" in out  # in both files, counted once
+    assert "| reference | 1 | 1 | 1 |" in out  # in both files, counted once; collapsed, so failed too
     assert "nan" not in out and "| 12 ± 0 |" in out  # train_s shown for coop, "-" where no run recorded it
-    assert "| coop_len10 | 0 | +0.0000 | +0.0000 | +0.0000 | +0.2000 | +0.3333 |" in out
+    # shape_iou and mode_accuracy_min: figures these runs lack, blank in the paired table
+    assert "| coop_len10 | 0 | +0.0000 | +0.0000 | +0.0000 |  | +0.2000 |  | +0.3333 |" in out
+    assert "| cut | 1 | 0 | 0 |" in out and "all_modes" in out
 
 
 def test_an_interrupted_run_is_not_recorded_as_a_finished_cell(tmp_path, data_home, monkeypatch, capsys):

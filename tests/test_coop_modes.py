@@ -44,6 +44,11 @@ def test_coverage_of_ground_truth_source_and_a_collapsed_translator(root):
     # Right only where the input's variant calls for mode 1.
     assert out["mode_accuracy"] == pytest.approx(sum(s["variant"] == 1 for s in scenes) / len(scenes))
     assert 0 < out["mode_accuracy"] < 1
+    # Per mode: all right for the inputs calling for mode 1, all wrong for the others; the worst is 0.
+    assert out["mode_accuracy_by_mode"] == {"zebra_stripes": 0.0, "red_yellow_checker": 1.0, "blue_dots_on_white": 0.0}
+    assert out["mode_accuracy_min"] == 0.0
+    assert gt["mode_accuracy_by_mode"] == dict.fromkeys(gt["mode_accuracy_by_mode"], 1.0)
+    assert gt["mode_accuracy_min"] == 1.0
     assert mode_coverage(torch.nn.functional.interpolate(collapsed, size=48), root)["modes_covered"] == 1
 
 

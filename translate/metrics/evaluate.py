@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from translate.atomic import atomic_open
 from translate.metrics.registry import ALL_METRICS, DEFAULT_METRICS, METRICS
@@ -22,7 +23,10 @@ from translate.datasets.folder import resolve_layout
 from translate.datasets.imageio import load_image
 from translate.datasets.transforms import eval_transform
 from translate.errors import TranslateError
+from translate.config import SyntheticConfig
+from translate.datasets.synthetic import render_a_background
 from translate.metrics.content import LPIPSDistance, gt_errors
+from translate.metrics.shape import shape_iou
 from translate.metrics.features import FeatureExtractor, build_extractor, describe
 from translate.metrics.fid import fid_from_features, kid_from_features
 from translate.metrics.weights import MissingWeightsError
@@ -105,10 +109,12 @@ class Evaluator:
         self.real_b = None
         self._baseline: dict[str, float] | None = None  # figures of the untranslated inputs, computed once
         self._fake_features = None  # features of the translations being scored (set by score)
+        self._shape_gt: float | None = None  # shape_iou of the ground truth, computed once
         if self.extractor is not None:
             self.real_b = reference_features(self.extractor, self.root, files_b, split, self.image_size,
                                              self.batch_size)
         self.gt, self.mask = self._load_ground_truth()
+        self.background = self._render_backgrounds() if self.mask is not None else None  # for shape_iou
         self.mode_coverage = _mode_coverage_fn() if "modes" in self.metrics and self._has_labels() else None
 
     def _build_lpips(self, lenient: Sequence[str]) -> LPIPSDistance | None:
@@ -136,6 +142,18 @@ class Evaluator:
         if all((mask_dir / n).is_file() for n in names):
             mask = load_images([mask_dir / n for n in names], self.image_size)[:, :1]  # (N, 1, S, S)
         return gt, mask
+
+    def _render_backgrounds(self) -> torch.Tensor | None:
+        """(N, 3, S, S): the synthetic test A scenes without their animals (None for other datasets)."""
+        config = json.loads((self.root / "labels.json").read_text()).get("config") if self._has_labels() else None
+        if not isinstance(config, dict) or not all(f.stem.isdigit() for f in self.files_a):
+            return None
+        try:
+            cfg = SyntheticConfig(**config)
+        except TypeError:  # a labels.json written by another generator version
+            return None
+        return torch.stack([eval_transform(Image.fromarray(render_a_background(cfg, self.split, int(f.stem))),
+                                           self.image_size) for f in self.files_a])
 
     def _has_labels(self) -> bool:
         return (self.root / "labels.json").is_file()
@@ -178,6 +196,11 @@ class Evaluator:
     def score_gt(self, fake: torch.Tensor, out: dict) -> None:
         if self.gt is not None:  # None when the split has no paired ground truth
             out.update(gt_errors(fake, self.gt, self.mask))
+        if self.background is not None:
+            out["shape_iou"] = float(shape_iou(fake, self.background, self.mask).mean())
+            if self._shape_gt is None:  # the ground truth's own figure, the top of the scale
+                self._shape_gt = float(shape_iou(self.gt, self.background, self.mask).mean())
+            out["shape_iou_gt"] = self._shape_gt
 
     def score_modes(self, fake: torch.Tensor, out: dict) -> None:
         if self.mode_coverage is None:  # the dataset has no mode labels

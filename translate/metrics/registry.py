@@ -38,9 +38,12 @@ FIGURES: dict[str, Figure] = {
     "gt_l1": Figure("L1 to ground truth", True),
     "gt_bg_l1": Figure("L1 to ground truth, background", True),
     "gt_psnr": Figure("PSNR to ground truth (dB)", False, fmt="{:.2f}"),
+    "shape_iou": Figure("shape kept (IoU of the output's silhouette with the input's mask)", False, fmt="{:.3f}"),
+    "shape_iou_gt": Figure("shape kept by the ground truth itself (top of the scale)", False, fmt="{:.3f}"),
     "mode_coverage": Figure("mode coverage (share of B's modes produced)", False, fmt="{:.3f}"),
     "mode_entropy": Figure("mode balance (normalised entropy)", False, fmt="{:.3f}"),
     "mode_accuracy": Figure("mode accuracy (outputs in the mode their input calls for)", False, fmt="{:.3f}"),
+    "mode_accuracy_min": Figure("mode accuracy of the worst mode", False, fmt="{:.3f}"),
     "source_share": Figure("outputs still in domain A's style", True, fmt="{:.3f}"),
 }
 
@@ -48,8 +51,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fid", "score_fid", ("fid",)),
     Metric("kid", "score_kid", ("kid",)),
     Metric("lpips", "score_lpips", ("lpips",), default=False),
-    Metric("gt", "score_gt", ("gt_l1", "gt_bg_l1", "gt_psnr")),  # skipped where the dataset has no ground truth
-    Metric("modes", "score_modes", ("mode_coverage", "mode_entropy", "mode_accuracy", "source_share")),  # labels
+    Metric("gt", "score_gt", ("gt_l1", "gt_bg_l1", "gt_psnr", "shape_iou", "shape_iou_gt")),  # skipped where the dataset has no ground truth
+    Metric("modes", "score_modes", ("mode_coverage", "mode_entropy", "mode_accuracy", "mode_accuracy_min",
+                                         "source_share")),  # labels
 )}
 
 ALL_METRICS = tuple(METRICS)

@@ -52,6 +52,9 @@ def markdown_table(result: dict) -> str:
     for metric in METRICS:
         if metric in result:
             lines.append(f"| {metric_label(metric, result.get('features'))} | {format_value(metric, result)} |")
+        if metric == "mode_accuracy":  # each mode's own accuracy, so a missed mode shows
+            for mode, value in (result.get("modes") or {}).get("mode_accuracy_by_mode", {}).items():
+                lines.append(f"| mode accuracy, inputs calling for {mode} | {value:.3f} |")
         if f"{metric}_input" in result:  # the same figure for the untranslated inputs, for scale
             baseline = format_value(metric, {metric: result[f"{metric}_input"]})
             lines.append(f"| {metric_label(metric, result.get('features'))}, inputs untranslated | {baseline} |")
