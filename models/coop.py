@@ -271,9 +271,9 @@ class CalibratedCUT(CUTModel):
         real_b, real_a = ctx.images["b"].to(ctx.device), ctx.images["a"].to(ctx.device)
         d_real, d_fake = D(real_b), D(G(real_a))
         a, b = affine_calibration(d_real, d_fake, _GAN_TARGETS[self.gan_mode])
-        last = D.gan_head  # not the EBM head, when D has one
-        last.weight.mul_(a)
-        last.bias.mul_(a).add_(b)
+        for last in D.gan_heads:  # not the EBM head, when D has one; one per scale with model.d_scales
+            last.weight.mul_(a)
+            last.bias.mul_(a).add_(b)
         log.info("switch=calibrate: D's output mapped by %.4g·x + %.4g (real %.4g -> %.4g, fake %.4g -> %.4g)",
                  a, b, float(d_real.mean()), a * float(d_real.mean()) + b, float(d_fake.mean()),
                  a * float(d_fake.mean()) + b)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from translate.models.augment import build_d_augment
 from translate.models.contract import PhaseLosses
 from translate.models.losses import gan_loss, multilayer_nce_loss
-from translate.models.networks import PatchDiscriminator, PatchSampler, ResnetGenerator
+from translate.models.networks import MultiScaleDiscriminator, PatchDiscriminator, PatchSampler, ResnetGenerator
 
 
 @dataclass
@@ -44,7 +44,8 @@ class CUTModel(nn.Module):
     def __init__(self, G: ResnetGenerator, D: nn.Module, F: PatchSampler, *, nce_layers: list[str],
                  lambda_gan: float = 1.0, lambda_nce: float = 1.0, nce_idt: bool = True, nce_t: float = 0.07,
                  num_patches: int = 256, gan_mode: str = "lsgan", flip_equivariance: bool = False,
-                 d_augment: Callable[[Tensor], Tensor] | None = None, nce_negatives: str = "image"):
+                 d_augment: Callable[[Tensor], Tensor] | None = None, nce_negatives: str = "image",
+                 lambda_r1: float = 0.0, r1_every: int = 1):
         super().__init__()
         self.G, self.D, self.F = G, D, F
         self.nce_layers = list(nce_layers)  # encoder roles whose features enter PatchNCE
@@ -57,6 +58,9 @@ class CUTModel(nn.Module):
         self.flip_equivariance = flip_equivariance  # FastCUT: random flips, undone on the queries
         self.d_augment = d_augment  # DiffAugment on every D input, real and fake (None = off)
         self.nce_negatives = nce_negatives  # PatchNCE negatives from the same image or the whole batch
+        self.lambda_r1 = lambda_r1  # γ of the R1 penalty on real images (0 = off)
+        self.r1_every = r1_every  # lazy R1: every k-th D phase, weighted by k (StyleGAN2)
+        self._d_phases = 0  # D phases run so far by this process (counts the lazy R1)
 
     def D_input(self, x: Tensor) -> Tensor:
         """What D sees of an image: the image, or its augmentation (the same policy for real and fake)."""
@@ -131,28 +135,49 @@ class CUTModel(nn.Module):
         feats = self.G.encode(torch.cat([out.fake_b, out.idt_b]), self.nce_layers)
         return [f[:n] for f in feats], [f[n:] for f in feats]
 
-    def _discriminate(self, fake: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
-        """D on fake and real images; one batched pass when no augmentation draws per-call randomness (D is
-        per-image: instance norm, no batch statistics), two passes otherwise."""
-        if self.d_augment is not None or fake.shape != real.shape:
-            return self.D(self.D_input(fake)), self.D(self.D_input(real))
-        pred = self.D(torch.cat([fake, real]))
-        return pred[: fake.shape[0]], pred[fake.shape[0]:]
+    def _discriminate(self, fake: Tensor, real: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """D's patch-score maps (one per scale) on fake and real images; one batched pass when no augmentation
+        draws per-call randomness (D is per-image: instance norm, no batch statistics), two passes otherwise."""
+        if self.d_augment is not None or fake.shape != real.shape or real.requires_grad:
+            return self.D.maps(self.D_input(fake)), self.D.maps(self.D_input(real))
+        maps = self.D.maps(torch.cat([fake, real]))
+        n = fake.shape[0]
+        return [m[:n] for m in maps], [m[n:] for m in maps]
+
+    def _gan(self, maps: list[Tensor], target_is_real: bool, for_discriminator: bool = True) -> Tensor:
+        """The GAN loss averaged over D's scales (one scale: the plain loss)."""
+        losses = [gan_loss(m, target_is_real, self.gan_mode, for_discriminator) for m in maps]
+        return losses[0] if len(losses) == 1 else sum(losses) / len(losses)
+
+    def _r1_due(self) -> bool:
+        """Whether this D phase adds the R1 penalty (every r1_every-th one); counts the phase."""
+        self._d_phases += 1
+        return self.lambda_r1 > 0 and (self._d_phases - 1) % self.r1_every == 0
+
+    def r1_penalty(self, real: Tensor, maps: list[Tensor]) -> Tensor:
+        """R1 (Mescheder et al., ICML 2018): γ/2·‖∇_x D(x)‖² on real images, D(x) being the image's mean patch
+        score (averaged over scales); times r1_every when lazy. ``maps`` were computed from ``real``."""
+        score = sum(m.flatten(1).mean(1) for m in maps) / len(maps)  # (B,)
+        (grad,) = torch.autograd.grad(score.sum(), real, create_graph=True)
+        return 0.5 * self.lambda_r1 * self.r1_every * grad.square().flatten(1).sum(1).mean()
 
     def phase_losses(self, phase: str, batch: dict, out: StepOutputs) -> PhaseLosses:
         if phase == "D":
-            pred_fake, pred_real = self._discriminate(out.fake_b.detach(), out.real_b)
-            loss_fake = gan_loss(pred_fake, False, self.gan_mode)
-            loss_real = gan_loss(pred_real, True, self.gan_mode)
-            return PhaseLosses({"D/fake": 0.5 * loss_fake, "D/real": 0.5 * loss_real},
+            r1 = self._r1_due()
+            real = out.real_b.detach().requires_grad_(True) if r1 else out.real_b
+            pred_fake, pred_real = self._discriminate(out.fake_b.detach(), real)
+            losses = {"D/fake": 0.5 * self._gan(pred_fake, False), "D/real": 0.5 * self._gan(pred_real, True)}
+            if r1:
+                losses["D/r1"] = self.r1_penalty(real, pred_real)
+            return PhaseLosses(losses,
                                # D's mean score on each side, to read against the GAN targets (LSGAN: real 1, fake 0)
-                               logged={"D/score_fake": pred_fake.detach().mean(),
-                                       "D/score_real": pred_real.detach().mean()})
+                               logged={"D/score_fake": torch.stack([m.detach().mean() for m in pred_fake]).mean(),
+                                       "D/score_real": torch.stack([m.detach().mean() for m in pred_real]).mean()})
         if phase == "G":
             losses = {}
             if self.lambda_gan > 0:
-                pred = self.D(self.D_input(out.fake_b))
-                losses["G/gan"] = self.lambda_gan * gan_loss(pred, True, self.gan_mode, for_discriminator=False)
+                pred = self.D.maps(self.D_input(out.fake_b))
+                losses["G/gan"] = self.lambda_gan * self._gan(pred, True, for_discriminator=False)
             losses.update(self.nce_losses(out))
             # log-only: distance from the input
             return PhaseLosses(losses, logged={"G/change": (out.fake_b.detach() - out.real_a).abs().mean()})
@@ -170,9 +195,12 @@ def build_generator(m) -> ResnetGenerator:
                            skip=getattr(m, "g_skip", "none"))
 
 
-def build_discriminator(m) -> PatchDiscriminator:
-    return PatchDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, antialias=m.antialias, init_gain=m.init_gain,
-                              ebm_head=getattr(m, "ebm_head", False))
+def build_discriminator(m) -> PatchDiscriminator | MultiScaleDiscriminator:
+    """D from a ModelConfig: the PatchGAN, or with model.d_scales > 1 one PatchGAN per scale."""
+    kw = dict(ndf=m.ndf, n_layers=m.n_layers_d, antialias=m.antialias, init_gain=m.init_gain,
+              ebm_head=getattr(m, "ebm_head", False), spectral_norm=getattr(m, "d_spectral_norm", False))
+    scales = getattr(m, "d_scales", 1)
+    return PatchDiscriminator(**kw) if scales == 1 else MultiScaleDiscriminator(scales, **kw)
 
 
 def build_model(m) -> CUTModel:
@@ -183,4 +211,4 @@ def build_model(m) -> CUTModel:
     return CUTModel(G, D, F, nce_layers=m.nce_layers, lambda_gan=m.lambda_gan, lambda_nce=m.lambda_nce,
                     nce_idt=m.nce_idt, nce_t=m.nce_t, num_patches=m.num_patches, gan_mode=m.gan_mode,
                     flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")),
-                    nce_negatives=m.nce_negatives)
+                    nce_negatives=m.nce_negatives, lambda_r1=m.lambda_r1, r1_every=m.r1_every)

@@ -62,3 +62,95 @@ def test_skip_connections_carry_the_encoder_to_the_decoder():
     G = build_model(cfg.model).G
     assert (G.n_downsampling, G.skip) == (2, "none")
     assert build_model(load_config("smoke", ["model.g_skip=concat"]).model).G.skip == "concat"
+
+
+# ------------------------------------------------------------------ discriminator: d_scales, R1, spectral norm
+
+def _batch(n=2, size=48):
+    torch.manual_seed(1)
+    return {"a": torch.rand(n, 3, size, size) * 2 - 1, "b": torch.rand(n, 3, size, size) * 2 - 1}
+
+
+def _model(*overrides):
+    cfg = load_config("smoke", ["model.n_layers_d=2", "data.crop_size=32", *overrides])
+    torch.manual_seed(0)
+    return build_model(cfg.model)
+
+
+def test_multiscale_d_judges_downscaled_images_and_packs_its_scores():
+    from translate.models.networks import MultiScaleDiscriminator
+    from translate.models.networks.discriminator import downscale
+
+    torch.manual_seed(0)
+    D = MultiScaleDiscriminator(3, ndf=4, n_layers=2)
+    x = torch.randn(2, 3, 48, 48)
+    maps = D.maps(x)
+    assert [m.shape[-1] for m in maps] == [10, 4, 1]  # 48, 24 and 12 px
+    torch.testing.assert_close(maps[1], D.scales[1](downscale(x)))
+    torch.testing.assert_close(maps[2], D.scales[2](downscale(downscale(x))))
+    packed = D(x)  # what the EBM, the calibration and the refiner read: every scale's patches
+    assert packed.shape == (2, 1, 1, sum(m[0].numel() for m in maps))
+    torch.testing.assert_close(packed.flatten(1).sum(1), sum(m.flatten(1).sum(1) for m in maps))
+    assert len(D.gan_heads) == 3
+
+
+def test_multiscale_gan_losses_average_over_scales():
+    from translate.models.losses import gan_loss
+
+    model = _model("model.d_scales=2")
+    batch = _batch()
+    out = model(batch)
+    d = model.phase_losses("D", batch, out).optimise
+    real_maps = model.D.maps(batch["b"])
+    want = 0.5 * sum(gan_loss(m, True, "lsgan") for m in real_maps) / 2
+    torch.testing.assert_close(d["D/real"], want)
+    g = model.phase_losses("G", batch, out).optimise
+    fake_maps = model.D.maps(out.fake_b)
+    torch.testing.assert_close(g["G/gan"], sum(gan_loss(m, True, "lsgan") for m in fake_maps) / 2)
+    with pytest.raises(ConfigError, match="coarsest scale is 8 px"):
+        load_config("smoke", ["model.d_scales=3"])  # 32 px crop, 3-layer D needs 24 px
+
+
+def test_r1_penalises_the_gradient_on_real_images_lazily():
+    model = _model("model.lambda_r1=2.0", "model.r1_every=2")
+    batch = _batch()
+    out = model(batch)
+    first = model.phase_losses("D", batch, out).optimise
+    real = batch["b"].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.D(real).flatten(1).mean(1).sum(), real)
+    want = 0.5 * 2.0 * 2 * grad.square().flatten(1).sum(1).mean()  # γ/2 · ‖∇‖², times k=2 (lazy)
+    torch.testing.assert_close(first["D/r1"], want)
+    # the penalty trains D: its gradient reaches D's weights
+    g = torch.autograd.grad(first["D/r1"], list(model.D.parameters()), allow_unused=True)
+    assert any(x is not None and x.abs().sum() > 0 for x in g)
+    second = model.phase_losses("D", batch, out).optimise
+    assert "D/r1" not in second  # lazy: every 2nd D step
+    assert "D/r1" in model.phase_losses("D", batch, out).optimise
+    assert "D/r1" not in _model().phase_losses("D", batch, out).optimise  # off by default
+
+
+def test_spectral_norm_bounds_every_conv_of_d():
+    model = _model("model.d_spectral_norm=true")
+    plain = _model()
+    convs = [m for m in model.D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(torch.nn.utils.parametrize.is_parametrized(c, "weight") for c in convs)
+    for c in convs:
+        sigma = torch.linalg.matrix_norm(c.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, rel=0.05)
+    assert not any(torch.nn.utils.parametrize.is_parametrized(m) for m in plain.D.modules())
+    with pytest.raises(ConfigError, match="spectral norm undoes"):
+        load_config("smoke", ["model.d_spectral_norm=true", "coop.enabled=true", "coop.steps=2",
+                              "coop.switch=calibrate"])
+
+
+def test_coop_stage_runs_on_a_multiscale_d_with_an_ebm_head():
+    from translate.models.coop import CoopModel
+
+    model = _model("model.d_scales=2", "model.ebm_head=true", "coop.enabled=true", "coop.steps=2")
+    coop = CoopModel(model, langevin_steps=2)
+    batch = _batch()
+    out = coop(batch)
+    assert out.revised.shape == batch["a"].shape and not torch.equal(out.revised, out.fake_b)
+    e = coop.phase_losses("E", batch, out)
+    e.total().backward()
+    assert all(d.ebm_head.weight.grad is not None for d in model.D.scales)

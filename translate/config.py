@@ -104,6 +104,10 @@ class ModelConfig:
     ebm_head: bool = False  # CoopInit: D gets a separate EBM head on its trunk; the GAN head starts fresh at the switch
     n_downsampling: int = 2  # G's stride-2 stages: 2 (CUT) or 1 (trunk at half resolution; no down2 NCE layer)
     g_skip: GSkip = "none"  # U-Net-style encoder->decoder connections in G: none (CUT), add or concat
+    d_scales: int = 1  # PatchGANs at 1, 1/2, 1/4 ... resolution, GAN losses averaged (pix2pixHD); 1 = CUT's D
+    d_spectral_norm: bool = False  # spectral normalisation of D's conv weights
+    lambda_r1: float = 0.0  # γ of the R1 penalty γ/2·‖∇D(real)‖² (D = mean patch score); 0 = off
+    r1_every: int = 1  # lazy R1: apply it every k-th D step, weighted by k
 
 
 @dataclass
@@ -375,7 +379,7 @@ def _get(cfg: Config, dotted: str) -> Any:
 # refused before anything is built. Each bound is far above any published setting (CUT: ngf 64, 9 blocks).
 SIZE_BOUNDS = {
     "model.ngf": 1024, "model.ndf": 1024, "model.n_blocks": 64, "model.n_layers_d": 8,
-    "model.num_patches": 16384, "model.netf_nc": 8192,
+    "model.num_patches": 16384, "model.netf_nc": 8192, "model.d_scales": 4,
     "data.load_size": 8192, "data.crop_size": 8192, "data.batch_size": 4096,
     "data.synthetic.size": 1024, "data.synthetic.n_train": 100_000, "data.synthetic.n_test": 100_000,
     "data.synthetic.n_modes": 64, "train.n_samples": 256, "coop.langevin_steps": 10_000,
@@ -408,6 +412,7 @@ def validate(cfg: Config) -> None:
                               f"{cfg.model.n_downsampling} (expected input, {', '.join(downs)} "
                               f"or block1..block{cfg.model.n_blocks})")
     parse_diffaug(cfg.model.diffaug)
+    _validate_d(cfg)
     if not 0.0 <= cfg.train.ema < 1.0:
         raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
     if cfg.train.lr <= 0:
@@ -416,6 +421,22 @@ def validate(cfg: Config) -> None:
     if cfg.model.ebm_head and not cfg.coop.enabled:
         raise ConfigError("model.ebm_head: the EBM head is only used by the CoopInit stage; set coop.enabled=true "
                           "or drop model.ebm_head")
+
+
+def _validate_d(cfg: Config) -> None:
+    m = cfg.model
+    if m.d_scales < 1 or m.r1_every < 1:
+        raise ConfigError(f"model.d_scales and model.r1_every: expected 1 or more, got {m.d_scales} and {m.r1_every}")
+    if m.lambda_r1 < 0:
+        raise ConfigError(f"model.lambda_r1: expected zero (off) or more, got {m.lambda_r1!r}")
+    # A PatchGAN of n strided layers needs 3·2^n pixels; the coarsest scale sees crop_size halved d_scales-1 times.
+    coarsest, need = math.ceil(cfg.data.crop_size / 2 ** (m.d_scales - 1)), 3 * 2**m.n_layers_d
+    if m.d_scales > 1 and coarsest < need:
+        raise ConfigError(f"model.d_scales={m.d_scales}: the coarsest scale is {coarsest} px but a PatchGAN with "
+                          f"model.n_layers_d={m.n_layers_d} needs {need}; use fewer scales or fewer D layers")
+    if m.d_spectral_norm and cfg.coop.enabled and cfg.coop.switch == "calibrate":
+        raise ConfigError("model.d_spectral_norm: coop.switch=calibrate rescales D's last conv, which spectral "
+                          "norm undoes; use coop.switch=plain or warmup")
 
 
 def _validate_coop(c: CoopConfig) -> None:
