@@ -168,7 +168,7 @@ def test_batched_nce_queries_and_D_pass_equal_separate_passes():
     idt_nce = model.nce_loss(out.feat_k_idt, out.idt_b, out.flipped)
     assert torch.allclose(batched["G/nce"], 0.5 * model.lambda_nce * main_nce, atol=1e-5)
     assert torch.allclose(batched["G/nce_idt"], 0.5 * model.lambda_nce * idt_nce, atol=1e-5)
-    fake, real = model._discriminate(out.fake_b.detach(), out.real_b)
+    (fake,), (real,) = model._discriminate(out.fake_b.detach(), out.real_b)  # one map per scale: one scale
     assert torch.allclose(fake, model.D(out.fake_b.detach()), atol=1e-5)
     assert torch.allclose(real, model.D(out.real_b), atol=1e-5)
 
