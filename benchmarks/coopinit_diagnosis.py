@@ -49,7 +49,7 @@ def series(records: list[dict], *keys: str, scale: float = 1.0) -> list[tuple[fl
 def switch_step(run: Path) -> int | None:
     """The step where a run's cooperative stage ends (from its config.yaml), or None for a CUT-only run."""
     from translate.config import load_config
-    from translate.engine.stages import coop_steps
+    from translate.config import coop_steps
 
     cfg = load_config(run / "config.yaml")
     return coop_steps(cfg.coop, cfg.train.steps) if cfg.coop.enabled else None

@@ -82,7 +82,7 @@ def test_coop_presets_are_deltas_of_their_base():
 
 
 def test_base_chain_merges_in_order_and_loops_are_errors(tmp_path):
-    (tmp_path / "mid.yaml").write_text("base: demo\nmodel: {ngf: 8}\ntrain: {steps: 7}\n")
+    (tmp_path / "mid.yaml").write_text("base: demo\nmodel: {ngf: 8}\ntrain: {steps: 7, decay_steps: 2}\n")
     (tmp_path / "top.yaml").write_text("base: mid.yaml\ntrain: {steps: 9}\n")  # relative to this file
     cfg = load_config(str(tmp_path / "top.yaml"))
     assert cfg.preset == "top" and cfg.model.ngf == 8 and cfg.train.steps == 9
@@ -108,3 +108,33 @@ def test_non_finite_numbers_are_refused(override):
     with pytest.raises(ConfigError) as err:
         load_config("cut", [override])
     assert f"{override.split('=')[0]}: expected a finite number" in str(err.value)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["eval.features=clip"], "eval.features: expected one of inception, tiny, got 'clip'"),
+    (["eval.metrics=[fid, sharpness]"], "eval.metrics[1]: expected one of fid, kid, lpips, gt, modes"),
+    (["eval.best=[gt]"], "eval.best[0]: expected one of fid, kid, lpips, gt_l1"),  # a metric, not a figure
+    (["eval.n_images=-1"], "eval.n_images: expected zero or more"),
+    (["train.eval_every=-5"], "train.eval_every: expected zero or more"),
+    (["eval.batch_size=0"], "eval.batch_size: expected a positive integer"),
+    (["train.eval_every=2", "data.domain_a=/a", "data.domain_b=/b"], "two domain folders"),
+    (["train.steps=10", "train.decay_steps=11"], "train.decay_steps (11) exceeds the total number of steps (10)"),
+    (["coop.enabled=true", "coop.steps=5", "coop.switch=warmup", "coop.warmup_steps=1", "train.steps=6"],
+     "coop.steps (5) + warm-up (1) must be less than the total number of steps (6)"),
+])
+def test_every_static_check_runs_as_the_config_loads(overrides, message):
+    """The eval.* checks, and the run length where train.steps fixes it, no longer wait for the trainer."""
+    with pytest.raises(ConfigError) as err:
+        load_config("smoke", overrides)
+    assert message in str(err.value)
+
+
+def test_run_length_in_epochs_is_checked_once_known():
+    from translate.config import check_coop_fits, check_decay
+
+    cfg = load_config("coop_cut")  # 400 epochs, a tenth of them cooperative: the steps depend on the data
+    check_coop_fits(cfg.coop, 1000)
+    with pytest.raises(ConfigError, match="coop.steps"):
+        check_coop_fits(cfg.coop, 1)
+    with pytest.raises(ConfigError, match="exceeds"):
+        check_decay(10, 20)

@@ -90,6 +90,13 @@ def test_choice_lists_come_from_the_config_literals():
     from translate.models.losses import GAN_MODES
 
     assert PREPROCESS_MODES == choices(Preprocess) and GAN_MODES == choices(GanMode)
+    from translate.config import Features, FigureName, MetricName
+    from translate.metrics.features import EXTRACTORS
+    from translate.metrics.registry import FIGURES, METRICS
+
+    assert tuple(EXTRACTORS) == choices(Features)  # eval.features
+    assert tuple(METRICS) == choices(MetricName), "a metric is named in translate/config/schema.py MetricName too"
+    assert set(FIGURES) == set(choices(FigureName)), "a figure is named in translate/config/schema.py FigureName too"
     field = {f.name: f for f in dataclasses.fields(ModelConfig)}["gan_mode"]
     assert "GanMode" in str(field.type)
     from translate.config import GSkip

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from translate.errors import ConfigError
+from translate.config import check_coop_fits, coop_steps
 from translate.models.contract import TranslationModel
 
 
@@ -30,11 +30,9 @@ def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
         return [Stage("cut", networks, 0, total_steps)]
     from translate.models.coop import CalibratedCUT, CoopModel, DWarmup, TaughtCUT  # local: CUT-only runs skip it
 
+    check_coop_fits(c, total_steps)  # again: with train.epochs, the total is known only now
     warmup = c.warmup_steps if c.switch == "warmup" else 0
     steps = coop_steps(c, total_steps)
-    if steps + warmup >= total_steps:
-        raise ConfigError(f"coop.steps ({steps}) + warm-up ({warmup}) must be less than the total number of "
-                          f"steps ({total_steps}); CoopInit is meant to be a few percent of training")
     coop = CoopModel(networks, langevin_steps=c.langevin_steps, step_size=c.step_size, noise=c.noise,
                      sigma=c.sigma, normalize_step=c.normalize_step, lambda_teach=c.lambda_teach, alpha=c.alpha,
                      init_noise=c.init_noise)
@@ -49,11 +47,6 @@ def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
         cut = TaughtCUT(cut, coop, steps + warmup, c.teach_decay_steps)
     stages.append(Stage("cut", cut, steps + warmup, total_steps, images=images))
     return stages
-
-
-def coop_steps(c, total_steps: int) -> int:
-    """coop.steps, or coop.fraction of the run (at least one step)."""
-    return c.steps if c.steps > 0 else max(1, round(c.fraction * total_steps))
 
 
 def _calibration_images(cfg, n: int):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from translate.config import Config, save_config
+from translate.config import Config, check_decay, save_config
 from translate.datasets.sources import resolve_source
 from translate.datasets.folder import build_dataset, build_loader, fixed_images, resolve_layout
 from translate.engine.device import (autocast, compile_networks, resolve_device,
@@ -53,8 +53,7 @@ def resolve_schedule(train, n_a: int, global_batch: int) -> tuple[int, int]:
         decay = math.ceil(train.decay_epochs * per_epoch)
     else:
         raise ConfigError("train.steps: set a number of steps (or train.epochs), e.g. --set train.steps=1000")
-    if decay > total:
-        raise ConfigError(f"train.decay_steps ({decay}) exceeds the total number of steps ({total})")
+    check_decay(total, decay)  # again: with train.epochs, the total is known only now
     return total, decay
 
 

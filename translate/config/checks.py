@@ -1,0 +1,146 @@
+"""The checks of a config beyond its types: bounds, signs, combinations of fields, and the run's length.
+
+:func:`validate` runs on every config built (translate/config/load.py), so a command refuses a bad config
+before it loads torch, reads data or writes anything. The checks that need the data (a length given in epochs
+becomes steps only once domain A is counted) are functions here too, called again by the trainer.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from translate.config.schema import Config, CoopConfig
+from translate.errors import ConfigError
+
+DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (models/augment.py)
+
+
+def parse_diffaug(policy: str) -> tuple[str, ...]:
+    """model.diffaug as its ops, e.g. "color, cutout" -> ("color", "cutout"); the one check of the policy."""
+    ops = tuple(p.strip() for p in policy.split(",") if p.strip())
+    unknown = [op for op in ops if op not in DIFFAUG_OPS]
+    if unknown:
+        raise ConfigError(f"model.diffaug: unknown augmentation {', '.join(map(repr, unknown))} "
+                          f"(expected a comma-separated subset of {', '.join(DIFFAUG_OPS)}, or '' for none)")
+    return ops
+
+
+def _get(cfg: Config, dotted: str) -> Any:
+    node: Any = cfg
+    for k in dotted.split("."):
+        node = getattr(node, k)
+    return node
+
+
+# Upper bounds on sizes that decide how much memory is allocated. A checkpoint is untrusted data and its
+# config rebuilds the networks (apply, eval, the demo), so ``model.ngf=65536`` (hundreds of GB) must be
+# refused before anything is built. Each bound is far above any published setting (CUT: ngf 64, 9 blocks).
+SIZE_BOUNDS = {
+    "model.ngf": 1024, "model.ndf": 1024, "model.n_blocks": 64, "model.n_layers_d": 8,
+    "model.num_patches": 16384, "model.netf_nc": 8192, "model.d_scales": 4,
+    "data.load_size": 8192, "data.crop_size": 8192, "data.batch_size": 4096,
+    "data.synthetic.size": 1024, "data.synthetic.n_train": 100_000, "data.synthetic.n_test": 100_000,
+    "data.synthetic.n_modes": 64, "train.n_samples": 256, "coop.langevin_steps": 10_000,
+}
+
+
+def validate(cfg: Config) -> None:
+    for dotted, bound in SIZE_BOUNDS.items():
+        if _get(cfg, dotted) > bound:
+            raise ConfigError(f"{dotted}={_get(cfg, dotted)} is beyond this version's bound of {bound} "
+                              "(refused before anything is allocated)")
+    positive = ["data.load_size", "data.crop_size", "data.batch_size", "model.ngf", "model.ndf",
+                "model.num_patches", "model.netf_nc", "data.synthetic.size", "eval.batch_size"]
+    for dotted in positive:
+        if _get(cfg, dotted) <= 0:
+            raise ConfigError(f"{dotted}: expected a positive integer, got {_get(cfg, dotted)!r}")
+    for dotted in ["model.n_blocks", "model.n_layers_d", "data.num_workers", "train.steps", "train.decay_steps",
+                   "train.ckpt_every", "train.sample_every", "train.keep_every", "train.log_every", "data.max_images",
+                   "train.eval_every", "eval.n_images"]:
+        if _get(cfg, dotted) < 0:
+            raise ConfigError(f"{dotted}: expected zero or more, got {_get(cfg, dotted)!r}")
+    if cfg.data.crop_size > cfg.data.load_size and cfg.data.preprocess in ("resize_and_crop", "scale_width_and_crop"):
+        raise ConfigError(f"data.crop_size ({cfg.data.crop_size}) must not exceed data.load_size ({cfg.data.load_size})")
+    if cfg.model.n_downsampling not in (1, 2):
+        raise ConfigError(f"model.n_downsampling: expected 1 or 2, got {cfg.model.n_downsampling!r}")
+    downs = tuple(f"down{i}" for i in range(1, cfg.model.n_downsampling + 1))
+    for name in cfg.model.nce_layers:
+        block = int(name[5:]) if name.startswith("block") and name[5:].isdigit() else None
+        if name not in ("input", *downs) and (block is None or not 1 <= block <= cfg.model.n_blocks):
+            raise ConfigError(f"model.nce_layers: unknown layer {name!r} with model.n_downsampling="
+                              f"{cfg.model.n_downsampling} (expected input, {', '.join(downs)} "
+                              f"or block1..block{cfg.model.n_blocks})")
+    parse_diffaug(cfg.model.diffaug)
+    _validate_d(cfg)
+    if not 0.0 <= cfg.train.ema < 1.0:
+        raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
+    if cfg.train.lr <= 0:
+        raise ConfigError(f"train.lr: expected a positive learning rate, got {cfg.train.lr!r}")
+    _validate_coop(cfg.coop)
+    if cfg.train.steps > 0:  # the run's length is fixed here; with train.epochs it is known once the data is
+        check_decay(cfg.train.steps, cfg.train.decay_steps)
+        check_coop_fits(cfg.coop, cfg.train.steps)
+    if cfg.train.eval_every > 0 and (cfg.data.domain_a or cfg.data.domain_b):
+        raise ConfigError("train.eval_every needs a dataset folder with testA/ and testB/ (data.root); "
+                          "two domain folders (data.domain_a, data.domain_b) have no test split")
+    if cfg.model.ebm_head and not cfg.coop.enabled:
+        raise ConfigError("model.ebm_head: the EBM head is only used by the CoopInit stage; set coop.enabled=true "
+                          "or drop model.ebm_head")
+
+
+def _validate_d(cfg: Config) -> None:
+    m = cfg.model
+    if m.d_scales < 1 or m.r1_every < 1:
+        raise ConfigError(f"model.d_scales and model.r1_every: expected 1 or more, got {m.d_scales} and {m.r1_every}")
+    if m.lambda_r1 < 0:
+        raise ConfigError(f"model.lambda_r1: expected zero (off) or more, got {m.lambda_r1!r}")
+    # A PatchGAN of n strided layers needs 3·2^n pixels; the coarsest scale sees crop_size halved d_scales-1 times.
+    coarsest, need = math.ceil(cfg.data.crop_size / 2 ** (m.d_scales - 1)), 3 * 2**m.n_layers_d
+    if m.d_scales > 1 and coarsest < need:
+        raise ConfigError(f"model.d_scales={m.d_scales}: the coarsest scale is {coarsest} px but a PatchGAN with "
+                          f"model.n_layers_d={m.n_layers_d} needs {need}; use fewer scales or fewer D layers")
+    if m.d_spectral_norm and cfg.coop.enabled and cfg.coop.switch == "calibrate":
+        raise ConfigError("model.d_spectral_norm: coop.switch=calibrate rescales D's last conv, which spectral "
+                          "norm undoes; use coop.switch=plain or warmup")
+
+
+def _validate_coop(c: CoopConfig) -> None:
+    for name in ("steps", "langevin_steps", "warmup_steps", "step_size", "noise", "lambda_teach", "alpha",
+                 "teach_decay_steps"):
+        if getattr(c, name) < 0:
+            raise ConfigError(f"coop.{name}: expected zero or more, got {getattr(c, name)!r}")
+    if c.sigma is not None and c.sigma <= 0:
+        raise ConfigError(f"coop.sigma: expected a positive number or null (no reference term), got {c.sigma!r}")
+    if c.calib_images < 1:
+        raise ConfigError(f"coop.calib_images: expected a positive integer, got {c.calib_images!r}")
+    if not 0.0 <= c.fraction < 1.0:
+        raise ConfigError(f"coop.fraction: expected a share of train.steps in [0, 1), got {c.fraction!r}")
+    if c.enabled and c.steps == 0 and c.fraction == 0:
+        raise ConfigError("coop.steps: coop.enabled is true but the stage has 0 steps; set e.g. --set coop.steps=100 "
+                          "or --set coop.fraction=0.05")
+    if c.enabled and c.switch == "warmup" and c.warmup_steps == 0:
+        raise ConfigError("coop.warmup_steps: coop.switch=warmup needs warm-up steps, e.g. --set coop.warmup_steps=20")
+
+
+# ---------------------------------------------------------------------------------------------
+# The run's length: validate() checks it where train.steps fixes it, the trainer once epochs became steps
+
+
+def check_decay(total: int, decay: int) -> None:
+    if decay > total:
+        raise ConfigError(f"train.decay_steps ({decay}) exceeds the total number of steps ({total})")
+
+
+def coop_steps(c: CoopConfig, total_steps: int) -> int:
+    """coop.steps, or coop.fraction of the run (at least one step)."""
+    return c.steps if c.steps > 0 else max(1, round(c.fraction * total_steps))
+
+
+def check_coop_fits(c: CoopConfig, total_steps: int) -> None:
+    """The cooperative stage and its warm-up leave CUT training at least one step (nothing when coop is off)."""
+    if not c.enabled:
+        return
+    steps, warmup = coop_steps(c, total_steps), (c.warmup_steps if c.switch == "warmup" else 0)
+    if steps + warmup >= total_steps:
+        raise ConfigError(f"coop.steps ({steps}) + warm-up ({warmup}) must be less than the total number of "
+                          f"steps ({total_steps}); CoopInit is meant to be a few percent of training")

@@ -1,0 +1,163 @@
+"""The configuration schema: one typed dataclass per section, rooted at :class:`Config`, and the choice types.
+
+The defaults here are the only defaults: model constructors take the same values. Loading (YAML, presets,
+``--set``) is translate/config/load.py; the checks beyond types are translate/config/checks.py.
+"""
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Choice fields: the Literal is the one list of valid values (datasets/transforms.py, models/losses/gan.py,
+# models/networks/generator.py, the metric registry and the CLI read them with choices(); tests/test_contract.py
+# checks that each implementation covers its list).
+Preprocess = Literal["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"]
+GanMode = Literal["lsgan", "vanilla", "nonsaturating", "hinge"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+DistBackend = Literal["auto", "gloo", "nccl"]
+SwitchPolicy = Literal["plain", "calibrate", "warmup"]
+NceNegatives = Literal["image", "batch"]
+GSkip = Literal["none", "add", "concat"]  # models/networks/generator.py SKIPS
+Features = Literal["inception", "tiny"]  # translate/metrics/features.py EXTRACTORS
+MetricName = Literal["fid", "kid", "lpips", "gt", "modes"]  # translate/metrics/registry.py METRICS
+FigureName = Literal["fid", "kid", "lpips", "gt_l1", "gt_bg_l1", "gt_psnr", "shape_iou", "shape_iou_gt",
+                     "mode_coverage", "mode_entropy", "mode_accuracy", "mode_accuracy_min", "source_share"]
+# (FigureName: the keys of translate/metrics/registry.py FIGURES, which eval.best may name)
+
+
+def choices(literal: Any) -> tuple[str, ...]:
+    """The values of a Literal choice type, e.g. choices(GanMode) == ("lsgan", "vanilla", ...)."""
+    return typing.get_args(literal)
+
+
+@dataclass
+class SyntheticConfig:
+    """The procedurally generated ``demo`` dataset (datasets/synthetic.py)."""
+
+    size: int = 64  # side of the generated square images, in pixels
+    n_train: int = 400  # images per domain in trainA / trainB
+    n_test: int = 64  # images per domain in testA / testB (testA also gets paired ground truth)
+    n_modes: int = 3  # texture styles in domain B (its modes; labels are written for the test split)
+    seed: int = 0  # everything generated is a pure function of this seed
+
+
+@dataclass
+class DataConfig:
+    root: str = ""  # dataset folder (trainA/trainB/...); set from the DATASET argument of `translate train`
+    domain_a: str = ""  # alternatively two arbitrary folders, one per domain
+    domain_b: str = ""
+    data_root: str = ""  # where named datasets are downloaded ("" = $TRANSLATE_DATA or ~/.cache/translate)
+    preprocess: Preprocess = "resize_and_crop"
+    load_size: int = 286  # resize target before cropping
+    crop_size: int = 256  # training crop
+    flip: bool = True  # random horizontal flip
+    jitter_off_in_decay: bool = True  # as in the CUT reference: load_size = crop_size during LR decay
+    batch_size: int = 1
+    num_workers: int = 0  # DataLoader worker processes; 0 loads in the main process
+    pin_memory: bool = True  # only used on CUDA
+    max_images: int = 0  # cap per domain (0 = all)
+    # Extra training-image augmentation, in albumentations' own serialised form (A.to_dict output, one
+    # transform dict, or a list of them), applied after crop and flip; null = none. datasets/transforms.py.
+    augment: dict[str, Any] | list[dict[str, Any]] | None = None
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class ModelConfig:
+    ngf: int = 64  # generator width
+    ndf: int = 64  # discriminator width
+    n_blocks: int = 9  # residual blocks in G
+    n_layers_d: int = 3  # strided conv layers in the PatchGAN (3 = 70x70 receptive field)
+    antialias: bool = True  # blur-pool downsampling in G and D (CUT default)
+    antialias_up: bool = True  # [1,3,3,1] blur upsampling in G (CUT default); False = ConvTranspose
+    init_gain: float = 0.02  # xavier init gain
+    gan_mode: GanMode = "lsgan"
+    lambda_gan: float = 1.0
+    lambda_nce: float = 1.0
+    nce_idt: bool = True  # identity NCE on (real_b, G(real_b)); CUT on, FastCUT off
+    nce_layers: list[str] = field(default_factory=lambda: ["input", "down1", "down2", "block1", "block5"])
+    nce_t: float = 0.07  # PatchNCE temperature
+    num_patches: int = 256  # patches sampled per layer
+    netf_nc: int = 256  # width of F's MLP heads
+    flip_equivariance: bool = False  # FastCUT: flip the input at random and undo it on the NCE queries
+    diffaug: str = ""  # DiffAugment policy for D's inputs, e.g. "color,translation,cutout" ("" = off)
+    nce_negatives: NceNegatives = "image"  # PatchNCE negatives: image (other patches of one image, as in CUT)
+    ebm_head: bool = False  # CoopInit: D gets a separate EBM head on its trunk; the GAN head starts fresh at the switch
+    n_downsampling: int = 2  # G's stride-2 stages: 2 (CUT) or 1 (trunk at half resolution; no down2 NCE layer)
+    g_skip: GSkip = "none"  # U-Net-style encoder->decoder connections in G: none (CUT), add or concat
+    d_scales: int = 1  # PatchGANs at 1, 1/2, 1/4 ... resolution, GAN losses averaged (pix2pixHD); 1 = CUT's D
+    d_spectral_norm: bool = False  # spectral normalisation of D's conv weights
+    lambda_r1: float = 0.0  # γ of the R1 penalty γ/2·‖∇D(real)‖² (D = mean patch score); 0 = off
+    r1_every: int = 1  # lazy R1: apply it every k-th D step, weighted by k
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 0  # total optimisation steps (0 = derive from epochs and the size of domain A)
+    decay_steps: int = 0  # the last decay_steps decay the LR linearly to zero
+    epochs: float = 0.0  # alternative to steps: passes over domain A
+    decay_epochs: float = 0.0
+    lr: float = 2e-4
+    lr_per_epoch: bool = False  # change the LR once per pass over domain A, as the reference (off: every step)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    precision: Precision = "auto"  # auto: fp32 on CPU, bf16 on GPUs that support it
+    channels_last: bool = False  # NHWC activations; off: slower on CPU (README benchmark), untested on GPU
+    compile: bool = False  # torch.compile G, D and F; off: minutes of compile for little gain (README benchmark)
+    dist_backend: DistBackend = "auto"  # under torchrun: auto = nccl on CUDA, gloo on CPU
+    ema: float = 0.0  # decay of an exponential moving average of G (0 = off)
+    log_every: int = 10  # steps between log.jsonl records
+    sample_every: int = 500  # steps between sample grids (0 = only at the end)
+    ckpt_every: int = 1000  # steps between writes of ckpt/latest.pt
+    keep_every: int = 0  # also keep ckpt/step_N.pt every N steps (0 = never)
+    n_samples: int = 4  # images in each sample grid
+    threads: int = 0  # torch intra-op threads on CPU (0 = torch default)
+    eval_every: int = 0  # steps between evaluations on a fixed test subset, see EvalConfig (0 = never)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation during training (translate/metrics/hook.py); how often is train.eval_every."""
+
+    features: Features = "inception"  # FID/KID features: inception (clean-fid, needs its weight file) | tiny (offline)
+    metrics: list[MetricName] = field(default_factory=lambda: ["fid", "kid", "gt", "modes"])  # computed each time
+    best: list[FigureName] = field(default_factory=lambda: ["kid"])  # keep ckpt/best_<figure>.pt for each of these
+    n_images: int = 64  # the fixed test subset: the first N test A images (0 = all); B is always all of test B
+    split: str = "test"  # the split whose A/B folders are used
+    batch_size: int = 16  # images per forward pass during evaluation
+    tensorboard: bool = False  # also write losses and figures to RUN/tb/ (needs the tensorboard package)
+
+
+@dataclass
+class CoopConfig:
+    """The CoopInit stage (Zhao, Xie, Li; AAAI 2023): D as an EBM teaching G by Langevin revision, then CUT."""
+
+    enabled: bool = False  # put a cooperative stage of `steps` steps in front of CUT training
+    steps: int = 0  # steps of the cooperative stage, counted in train.steps
+    fraction: float = 0.0  # alternatively a share of train.steps (used when steps is 0), e.g. 0.05
+    langevin_steps: int = 15  # T, Langevin steps per revision
+    step_size: float = 0.01  # δ; with normalize_step the RMS pixel move per Langevin step
+    noise: float = 0.0  # η, Langevin noise scale (0 = deterministic revision)
+    sigma: float | None = None  # σ of the Gaussian reference ‖y‖²/(2σ²); null = no reference term
+    normalize_step: bool = True  # rescale the energy gradient to unit RMS per image (transfers across sizes)
+    lambda_teach: float = 10.0  # weight of ‖G(real_a) - ỹ‖² (per-pixel mean) in G's cooperative loss
+    alpha: float = 0.1  # energy-magnitude regulariser of the EBM loss (on per-patch means)
+    switch: SwitchPolicy = "plain"  # calibrate: affine fit of D's last layer; warmup: D-only steps
+    warmup_steps: int = 0  # D-only LSGAN steps after the cooperative stage when switch=warmup
+    calib_images: int = 16  # images per domain for switch=calibrate
+    init_noise: float = 0.0  # std of Gaussian noise added to G(real_a) before the revision starts (0 = none)
+    teach_decay_steps: int = 0  # keep teaching into CUT training, λ_teach falling linearly to 0 over N steps (0 = off)
+
+
+@dataclass
+class Config:
+    preset: str = "cut"  # name of the preset this run started from
+    dataset: str = ""  # what the user typed as DATASET (demo, a folder, a zoo name)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    coop: CoopConfig = field(default_factory=CoopConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
