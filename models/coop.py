@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as Fn
 from torch import Tensor, nn
 
 from translate.models.contract import PhaseLosses, StageContext
 from translate.models.cut import CUTModel, StepOutputs
-from translate.models.losses.energy import ebm_ml_loss
+from translate.models.losses.energy import ebm_ml_loss, teach_loss
 from translate.models.sampling.langevin import langevin_revise
 
 log = logging.getLogger(__name__)
@@ -138,7 +137,7 @@ class CoopModel(nn.Module):
                                logged={"E/f_real": f_real.mean().detach(), "E/f_revised": f_revised.mean().detach(),
                                        "E/energy_gap": (f_real.mean() - f_revised.mean()).detach()})
         if phase == "G":
-            losses = {"G/teach": self.lambda_teach * Fn.mse_loss(out.fake_b, out.revised)}
+            losses = {"G/teach": teach_loss(out.fake_b, out.revised, self.lambda_teach)}
             losses.update(self.cut.nce_losses(out))
             return PhaseLosses(losses)
         raise ValueError(f"unknown phase {phase!r}; expected one of {self.phases}")
@@ -199,7 +198,7 @@ class TaughtCUT(nn.Module):
         losses = self.stage_model.phase_losses(phase, batch, out)
         if phase == "G" and getattr(out, "revised", None) is not None:
             w = self.weight()
-            losses.optimise["G/teach"] = w * self.coop.lambda_teach * Fn.mse_loss(out.fake_b, out.revised)
+            losses.optimise["G/teach"] = teach_loss(out.fake_b, out.revised, w * self.coop.lambda_teach)
             losses.logged["G/teach_weight"] = torch.tensor(w)
         return losses
 

@@ -68,3 +68,28 @@ def test_ebm_loss_raises_f_on_real_and_lowers_it_on_revised():
     assert float(f(real)) > before_real and float(f(revised)) < before_rev
     ml0, reg0 = ebm_ml_loss(torch.ones(3), torch.zeros(3), alpha=0.5)
     assert float(ml0) == -1.0 and float(reg0) == 0.5
+
+
+def test_langevin_revises_points_of_any_shape_unclamped():
+    """(B, D) points, as the 2-D mixtures of benchmarks/coopinit_toy2d.py; bounds=None leaves them unclamped."""
+    center = torch.tensor([[3.0, -2.5]])
+    y0 = torch.zeros(4, 2)
+    res = langevin_revise(_quadratic(center), y0, steps=200, step_size=0.05, normalize=True, bounds=None)
+    assert res.revised.shape == (4, 2)
+    assert (res.revised - center).abs().max() < 0.1  # reached the centre, outside [-1, 1]
+    clamped = langevin_revise(_quadratic(center), y0, steps=200, step_size=0.05, normalize=True).revised
+    assert torch.allclose(clamped, torch.tensor([[1.0, -1.0]]).expand(4, 2))  # the image default clamps
+    # 1-D per sample and 3-D per sample work as well; the RMS normalisation is per sample.
+    res1 = langevin_revise(lambda y: y.pow(2).sum(1), torch.tensor([[0.5], [-0.5]]), 3, 0.1, normalize=True)
+    assert torch.allclose(res1.revised, torch.tensor([[0.2], [-0.2]]))
+
+
+def test_teach_loss_is_weighted_mse_and_reaches_only_fake():
+    from translate.models.losses.energy import teach_loss
+
+    fake = torch.tensor([[0.0, 1.0], [2.0, 3.0]], requires_grad=True)
+    revised = torch.tensor([[1.0, 1.0], [2.0, 1.0]])
+    loss = teach_loss(fake, revised, 10.0)
+    assert float(loss.detach()) == 10.0 * (1 + 0 + 0 + 4) / 4
+    loss.backward()
+    assert torch.allclose(fake.grad, 10.0 * 2 * (fake.detach() - revised) / 4)

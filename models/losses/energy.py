@@ -5,9 +5,13 @@ by raising f on data and lowering it on the model's (MCMC-revised) samples; the 
 Mordatch, NeurIPS 2019) keeps the magnitudes bounded:
 
     L_E = mean f(ỹ) - mean f(real) + α·(mean f(ỹ)² + mean f(real)²)
+
+The generator learns from the revisions by MCMC teaching (CoopNets): it regresses its own output onto ỹ,
+L_teach = λ_teach·mean (G(x) - ỹ)².
 """
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -16,3 +20,8 @@ def ebm_ml_loss(f_real: Tensor, f_revised: Tensor, alpha: float = 0.1) -> tuple[
     contrastive = f_revised.mean() - f_real.mean()
     regulariser = alpha * (f_revised.pow(2).mean() + f_real.pow(2).mean())
     return contrastive, regulariser
+
+
+def teach_loss(fake: Tensor, revised: Tensor, lambda_teach: float) -> Tensor:
+    """λ_teach·mean (fake - ỹ)² over all elements: G's MCMC-teaching loss (``revised`` is detached)."""
+    return lambda_teach * F.mse_loss(fake, revised)

@@ -1,11 +1,13 @@
-"""Langevin revision of images under an energy, as in cooperative learning (CoopNets, Xie et al., TPAMI 2018;
+"""Langevin revision of samples under an energy, as in cooperative learning (CoopNets, Xie et al., TPAMI 2018;
 CycleCoopNets, AAAI 2021) and the CoopInit stage (Zhao, Xie, Li; AAAI 2023).
 
     y_{t+1} = clamp(y_t - (δ²/2)·∇E(y_t) + η·δ·ε_t, -1, 1),    E(y) = ‖y‖²/(2σ²) - f(y)
 
-``energy`` returns one energy per image, (B,). With ``normalize=True`` the drift is rescaled per image to a
-root-mean-square of δ pixels per step (y_{t+1} = y_t - δ·g/rms(g) + η·δ·ε), so one setting transfers across
-resolutions and network output scales; the unnormalised form needs δ tuned to the gradient's magnitude.
+Samples are tensors (B, ...): images (B, C, H, W) in [-1, 1], or points (B, D) such as the 2-D mixtures of
+benchmarks/coopinit_toy2d.py, which pass ``bounds=None`` (no clamp). ``energy`` returns one energy per sample,
+(B,). With ``normalize=True`` the drift is rescaled per sample to a root-mean-square of δ per coordinate and
+step (y_{t+1} = y_t - δ·g/rms(g) + η·δ·ε), so one setting transfers across resolutions and network output
+scales; the unnormalised form needs δ tuned to the gradient's magnitude.
 """
 from __future__ import annotations
 
@@ -18,26 +20,27 @@ from torch import Tensor
 
 @dataclass
 class LangevinResult:
-    revised: Tensor  # (B, 3, H, W) in [-1, 1], detached
+    revised: Tensor  # (B, ...) like y0, within ``bounds``, detached
     diagnostics: dict[str, float]  # pixel_change (mean |y_T - y_0|), energy_before, energy_after (batch means)
 
 
 def gaussian_reference_energy(y: Tensor, sigma: float | None) -> Tensor:
-    """‖y‖²/(2σ²) per image, the energy of the reference N(0, σ²I); zero when ``sigma`` is None."""
+    """‖y‖²/(2σ²) per sample, the energy of the reference N(0, σ²I); zero when ``sigma`` is None."""
     if sigma is None:
         return y.new_zeros(y.shape[0])
     return y.flatten(1).pow(2).sum(1) / (2.0 * sigma**2)
 
 
 def langevin_revise(
-    energy: Callable[[Tensor], Tensor],  # (B, C, H, W) -> (B,) energy per image, lower is more likely
-    y0: Tensor,  # starting images (B, C, H, W) in [-1, 1], e.g. the translator's outputs
+    energy: Callable[[Tensor], Tensor],  # (B, ...) -> (B,) energy per sample, lower is more likely
+    y0: Tensor,  # starting samples (B, ...), e.g. the translator's outputs (B, C, H, W) in [-1, 1]
     steps: int,  # T, number of Langevin steps (0 returns y0 unchanged)
     step_size: float,  # δ; with normalize=True the RMS pixel move per step
     noise: float = 0.0,  # η, scale of the injected noise η·δ·ε (0 = deterministic gradient descent)
     sigma: float | None = None,  # σ of the Gaussian reference term ‖y‖²/(2σ²); None leaves it out
-    normalize: bool = False,  # rescale each image's gradient to unit RMS before the step
+    normalize: bool = False,  # rescale each sample's gradient to unit RMS before the step
     generator: torch.Generator | None = None,  # source of ε; None uses the global RNG
+    bounds: tuple[float, float] | None = (-1.0, 1.0),  # clamp after every step (images); None = unbounded
 ) -> LangevinResult:
     """Revise ``y0`` by T Langevin steps under ``energy + reference``; only y gets gradients, never the net."""
     if steps < 0 or step_size < 0 or noise < 0:
@@ -67,7 +70,8 @@ def langevin_revise(
             y = y.detach() - drift
             if noise > 0:
                 y = y + noise * step_size * torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
-            y = y.clamp(-1.0, 1.0)
+            if bounds is not None:
+                y = y.clamp(*bounds)
         e_after = float(total(y.detach()).mean())
     y = y.detach()
     diagnostics = {"pixel_change": float((y - y0).abs().mean()), "energy_before": e_before, "energy_after": e_after}
