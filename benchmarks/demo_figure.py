@@ -1,4 +1,4 @@
-"""The README's pictures: input | output of demo checkpoints on demo test images of every variant.
+"""The pictures of the README and docs/: input | output of demo checkpoints on demo test images of every variant.
 
     python benchmarks/demo_figure.py --ckpt demo --out docs/demo_bundled.png
     python benchmarks/demo_figure.py --ckpt CUT=runs/cut_s0 --ckpt CoopInit+CUT=runs/coop_s0 \

@@ -69,7 +69,7 @@ def measure(preset: str, variant: str, steps: int, warmup: int, device: str, thr
     import translate.engine.trainer as trainer_module
     from translate.config import load_config
 
-    # Speed only: the CPU batch-of-one channels_last guard protects gradients, not timings (README).
+    # Speed only: the CPU batch-of-one channels_last guard protects gradients, not timings (docs/benchmarks.md).
     trainer_module.check_channels_last = lambda *args: None
     cfg = load_config(preset, ["dataset=demo", f"train.device={device}", "train.steps=1000",
                                "data.synthetic.n_train=8", "data.synthetic.n_test=4", f"train.threads={threads}",

@@ -34,7 +34,7 @@ def two_runs(data_home, tmp_path_factory):
     """The smoke preset with global batch 4: 2 processes x batch 2 (torchrun, gloo) and 1 process x batch 4.
 
     Not 2 x 1 vs 1 x 2: on CPU, InstanceNorm's backward is wrong for a batch of one image when the incoming
-    gradient has channels-last strides (torch 2.14), which F's permute produces; see the README.
+    gradient has channels-last strides (torch 2.14), which F's permute produces; see docs/benchmarks.md, "Memory format and compilation".
     """
     root = tmp_path_factory.mktemp("ddp")
     ddp = _torchrun([*SMOKE, "--set", "data.batch_size=2", "--out", str(root / "ddp")], nproc=2)

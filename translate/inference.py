@@ -15,7 +15,7 @@ its ``multiple``, so ``translate.apply.translate_tensor`` takes either. Backends
 - ``onnxruntime``: G exported to ONNX (dynamic batch, height and width) and run by ONNX Runtime's CPU
   provider; needs the optional extra ``pip install 'translate[onnx]'``.
 
-``auto`` is the fastest backend measured on each kind of device (README, "Apply backends", from
+``auto`` is the fastest backend measured on each kind of device (docs/benchmarks.md, "Apply backends", from
 ``benchmarks/inference_paths.py`` and ``benchmarks/vs_reference.py``): ``bf16`` on CPUs with AMX bf16 units,
 ``channels_last`` on other CPUs, ``torch`` on GPUs (not measured there).
 """

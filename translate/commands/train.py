@@ -148,7 +148,7 @@ def _train(args, cfg, info, Trainer) -> int:
              trainer.device, str(trainer.dtype).replace("torch.", ""), trainer.total_steps, trainer.decay_steps,
              trainer.stage.name, trainer.step)
     if trainer.device.type == "cuda" and cfg.data.num_workers == 0:
-        # Measured ~14 ms per 256x256 image on a CPU core: a large share of a GPU step (README, Speed).
+        # Measured ~14 ms per 256x256 image on a CPU core: a large share of a GPU step (docs/training.md, "Data loading").
         log.warning("data.num_workers=0: images are decoded between GPU steps; --set data.num_workers=4 "
                     "loads them in parallel worker processes, ahead of the steps")
     try:

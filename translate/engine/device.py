@@ -1,5 +1,5 @@
 """Device and precision choice (CPU, CUDA or MPS, picked automatically or by name), autocast contexts, and
-``torch.compile`` of the networks. The README's benchmark section gives the measurements behind each default."""
+``torch.compile`` of the networks. docs/benchmarks.md gives the measurements behind each default."""
 from __future__ import annotations
 
 import contextlib
