@@ -41,6 +41,13 @@ def test_config_page_has_a_row_for_every_key_with_its_default():
     assert "| `coop.langevin_steps` | int | `15` | T, Langevin steps per revision |" in page
 
 
+def test_every_config_key_says_what_it_means():
+    """A field's meaning is the comment on its line (or right above it) in its dataclass: one owner."""
+    silent = [line.split("|")[1].strip() for line in reference_docs.render_config().splitlines()
+              if line.startswith("| `") and line.rstrip().endswith("|  |")]
+    assert not silent, f"give these config fields a comment on their line in translate/config/: {silent}"
+
+
 def test_cli_page_has_every_subcommand_and_option():
     page = reference_docs.render_cli()
     root = build_parser()

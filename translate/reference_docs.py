@@ -174,6 +174,8 @@ def _type_name(tp: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         names = [_type_name(a) for a in args if a is not type(None)]
         return " or ".join(names) + (" or null" if type(None) in args else "")
+    if origin is list and typing.get_origin(args[0]) is Literal:
+        return "list, each one of " + ", ".join(map(str, typing.get_args(args[0])))
     if origin is list:
         return f"list of {_type_name(args[0])}"
     if origin is dict:

@@ -46,14 +46,14 @@ class SyntheticConfig:
 class DataConfig:
     root: str = ""  # dataset folder (trainA/trainB/...); set from the DATASET argument of `translate train`
     domain_a: str = ""  # alternatively two arbitrary folders, one per domain
-    domain_b: str = ""
+    domain_b: str = ""  # with domain_a: the folder of domain B images
     data_root: str = ""  # where named datasets are downloaded ("" = $TRANSLATE_DATA or ~/.cache/translate)
-    preprocess: Preprocess = "resize_and_crop"
+    preprocess: Preprocess = "resize_and_crop"  # resize and crop of training images, as the reference does
     load_size: int = 286  # resize target before cropping
     crop_size: int = 256  # training crop
     flip: bool = True  # random horizontal flip
     jitter_off_in_decay: bool = True  # as in the CUT reference: load_size = crop_size during LR decay
-    batch_size: int = 1
+    batch_size: int = 1  # images per step, per process (under torchrun the global batch is this x processes)
     num_workers: int = 0  # DataLoader worker processes; 0 loads in the main process
     pin_memory: bool = True  # only used on CUDA
     max_images: int = 0  # cap per domain (0 = all)
@@ -72,10 +72,11 @@ class ModelConfig:
     antialias: bool = True  # blur-pool downsampling in G and D (CUT default)
     antialias_up: bool = True  # [1,3,3,1] blur upsampling in G (CUT default); False = ConvTranspose
     init_gain: float = 0.02  # xavier init gain
-    gan_mode: GanMode = "lsgan"
-    lambda_gan: float = 1.0
-    lambda_nce: float = 1.0
+    gan_mode: GanMode = "lsgan"  # GAN loss of G and D (CUT: lsgan)
+    lambda_gan: float = 1.0  # weight of G's GAN loss
+    lambda_nce: float = 1.0  # weight of the PatchNCE loss (CUT 1, FastCUT 10)
     nce_idt: bool = True  # identity NCE on (real_b, G(real_b)); CUT on, FastCUT off
+    # G layers whose features PatchNCE compares: input, down1, down2 (with 2 downsamplings), blockN (1..n_blocks)
     nce_layers: list[str] = field(default_factory=lambda: ["input", "down1", "down2", "block1", "block5"])
     nce_t: float = 0.07  # PatchNCE temperature
     num_patches: int = 256  # patches sampled per layer
@@ -97,16 +98,16 @@ class TrainConfig:
     steps: int = 0  # total optimisation steps (0 = derive from epochs and the size of domain A)
     decay_steps: int = 0  # the last decay_steps decay the LR linearly to zero
     epochs: float = 0.0  # alternative to steps: passes over domain A
-    decay_epochs: float = 0.0
-    lr: float = 2e-4
+    decay_epochs: float = 0.0  # with epochs: the last decay_epochs decay the LR linearly to zero
+    lr: float = 2e-4  # Adam learning rate of G, F and D
     lr_per_epoch: bool = False  # change the LR once per pass over domain A, as the reference (off: every step)
-    beta1: float = 0.5
-    beta2: float = 0.999
-    seed: int = 0
+    beta1: float = 0.5  # Adam β1
+    beta2: float = 0.999  # Adam β2
+    seed: int = 0  # seeds torch, Python and the data order: a run repeats exactly
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     precision: Precision = "auto"  # auto: fp32 on CPU, bf16 on GPUs that support it
-    channels_last: bool = False  # NHWC activations; off: slower on CPU (README benchmark), untested on GPU
-    compile: bool = False  # torch.compile G, D and F; off: minutes of compile for little gain (README benchmark)
+    channels_last: bool = False  # NHWC activations; off: slower on CPU (docs/benchmarks.md), untested on GPU
+    compile: bool = False  # torch.compile G, D and F; off: minutes of compile for little gain (docs/benchmarks.md)
     dist_backend: DistBackend = "auto"  # under torchrun: auto = nccl on CUDA, gloo on CPU
     ema: float = 0.0  # decay of an exponential moving average of G (0 = off)
     log_every: int = 10  # steps between log.jsonl records
