@@ -45,7 +45,7 @@ class CUTModel(nn.Module):
                  lambda_gan: float = 1.0, lambda_nce: float = 1.0, nce_idt: bool = True, nce_t: float = 0.07,
                  num_patches: int = 256, gan_mode: str = "lsgan", flip_equivariance: bool = False,
                  d_augment: Callable[[Tensor], Tensor] | None = None, nce_negatives: str = "image",
-                 lambda_r1: float = 0.0, r1_every: int = 1):
+                 lambda_r1: float = 0.0, r1_every: int = 1, nce_hard_neg_beta: float = 0.0):
         super().__init__()
         self.G, self.D, self.F = G, D, F
         self.nce_layers = list(nce_layers)  # encoder roles whose features enter PatchNCE
@@ -61,6 +61,7 @@ class CUTModel(nn.Module):
         self.lambda_r1 = lambda_r1  # γ of the R1 penalty on real images (0 = off)
         self.r1_every = r1_every  # lazy R1: every k-th D phase, weighted by k (StyleGAN2)
         self._d_phases = 0  # D phases run so far by this process (counts the lazy R1)
+        self.nce_hard_neg_beta = nce_hard_neg_beta  # β of PatchNCE's hard-negative weights (0 = off)
 
     def D_input(self, x: Tensor) -> Tensor:
         """What D sees of an image: the image, or its augmentation (the same policy for real and fake)."""
@@ -109,7 +110,7 @@ class CUTModel(nn.Module):
         samples_k, patch_ids = self.F(feat_k, self.num_patches)
         samples_q, _ = self.F(feat_q, self.num_patches, patch_ids)
         return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t,
-                                   self.nce_negatives)
+                                   self.nce_negatives, self.nce_hard_neg_beta)
 
     def nce_losses(self, out: StepOutputs) -> dict[str, Tensor]:
         """G's content terms: λ_NCE·PatchNCE, halved and joined by identity NCE when that is on (also used
@@ -207,8 +208,11 @@ def build_model(m) -> CUTModel:
     """A CUTModel from a ModelConfig; every network is built eagerly and initialised."""
     G = build_generator(m)
     D = build_discriminator(m)
-    F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain)
+    # QS-Attn (model.patch_select=qs) on the trunk's layers, as the paper does on CUT's last two
+    qs = [name.startswith("block") for name in m.nce_layers] if m.patch_select == "qs" else None
+    F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain, qs_layers=qs)
     return CUTModel(G, D, F, nce_layers=m.nce_layers, lambda_gan=m.lambda_gan, lambda_nce=m.lambda_nce,
                     nce_idt=m.nce_idt, nce_t=m.nce_t, num_patches=m.num_patches, gan_mode=m.gan_mode,
                     flip_equivariance=m.flip_equivariance, d_augment=build_d_augment(getattr(m, "diffaug", "")),
-                    nce_negatives=m.nce_negatives, lambda_r1=m.lambda_r1, r1_every=m.r1_every)
+                    nce_negatives=m.nce_negatives, lambda_r1=m.lambda_r1, r1_every=m.r1_every,
+                    nce_hard_neg_beta=m.nce_hard_neg_beta)

@@ -154,3 +154,68 @@ def test_coop_stage_runs_on_a_multiscale_d_with_an_ebm_head():
     e = coop.phase_losses("E", batch, out)
     e.total().backward()
     assert all(d.ebm_head.weight.grad is not None for d in model.D.scales)
+
+
+# ------------------------------------------------------------------ patch choice: QS-Attn, hard negatives
+
+def test_qs_attention_picks_the_most_concentrated_rows():
+    from translate.models.networks.patch_sampler import qs_attention
+
+    feat = torch.zeros(2, 4, 3, 3)
+    feat[0, :, 1, 1] = torch.tensor([5.0, 0, 0, 0])  # image 0: one distinct location, attending to itself
+    feat[1, :, 0, 2] = torch.tensor([0, 6.0, 0, 0])  # image 1: another one
+    rows = qs_attention(feat, 2)
+    assert rows.shape == (2, 2, 9)
+    assert int(rows[0, 0].argmax()) == 4 and int(rows[1, 0].argmax()) == 2  # per image, lowest entropy first
+    torch.testing.assert_close(rows.sum(2), torch.ones(2, 2))
+
+
+def test_qs_sampler_routes_queries_with_the_source_attention():
+    from translate.models.networks import PatchSampler, l2_normalize
+
+    torch.manual_seed(0)
+    F = PatchSampler([4, 4], nc=8, init_gain=1.0, qs_layers=[False, True])
+    src, tgt = [torch.randn(2, 4, 5, 5) for _ in range(2)], [torch.randn(2, 4, 5, 5) for _ in range(2)]
+    samples_k, ids = F(src, 6)
+    samples_q, ids_q = F(tgt, 6, ids)
+    assert ids[0].shape == (6,) and ids[1].shape == (2, 6, 25)  # random layer, QS layer
+    assert ids_q[1] is ids[1]
+    want = l2_normalize(F.mlps[1]((ids[1] @ tgt[1].flatten(2).transpose(1, 2)).flatten(0, 1)), dim=-1)
+    torch.testing.assert_close(samples_q[1], want)
+    assert samples_k[1].shape == samples_q[1].shape == (12, 8)
+    model = _model("model.patch_select=qs")
+    assert model.F.qs_layers == [False, False, False, True, True]  # smoke's input, down1, down2, block1, block2
+    batch = _batch()
+    out = model(batch)
+    assert torch.isfinite(model.phase_losses("G", batch, out).total())
+    with pytest.raises(ConfigError, match="names none"):
+        load_config("smoke", ["model.patch_select=qs", "model.nce_layers=[input, down1]"])
+
+
+def test_hard_negatives_weight_the_denominator_by_the_source_relation():
+    import math
+
+    from translate.models.losses.patchnce import patchnce_loss
+    from translate.models.networks import l2_normalize
+
+    torch.manual_seed(0)
+    q, k = l2_normalize(torch.randn(8, 5)), l2_normalize(torch.randn(8, 5))  # B=2 images of P=4 patches
+    tau, beta = 0.07, 3.0
+    plain = patchnce_loss(q, k, 2, tau)
+    torch.testing.assert_close(patchnce_loss(q, k, 2, tau, hard_neg_beta=0.0), plain)
+    got = patchnce_loss(q, k, 2, tau, hard_neg_beta=beta)
+    want = []
+    for b in range(2):
+        for i in range(4):
+            a = b * 4 + i
+            others = [b * 4 + j for j in range(4) if j != i]
+            w = torch.softmax(torch.stack([beta * (k[a] @ k[j]) for j in others]), 0) * 3
+            pos = torch.exp(q[a] @ k[a] / tau)
+            neg = sum(w[n] * torch.exp(q[a] @ k[j] / tau) for n, j in enumerate(others))
+            neg = neg + math.exp(-10 / tau)  # the masked diagonal, as in plain PatchNCE
+            want.append(-torch.log(pos / (pos + neg)))
+    torch.testing.assert_close(got, torch.stack(want))
+    assert not torch.allclose(got, plain)
+    batch_mode = patchnce_loss(q, k, 2, tau, negatives="batch", hard_neg_beta=beta)
+    assert batch_mode.shape == (8,) and torch.isfinite(batch_mode).all()
+    assert _model("model.nce_hard_neg_beta=2").nce_hard_neg_beta == 2.0

@@ -8,6 +8,12 @@ a per-layer two-layer MLP onto the unit sphere (as in SimCLR).
 Unlike the reference, the MLPs are built in the constructor from the known channel
 counts (``ResnetGenerator.feature_channels``), so F's parameters exist before the first
 batch and the optimiser can be created up front.
+
+Option (issue 23, ``model.patch_select: qs``): query-selected attention, global form (Hu et al., "QS-Attn",
+CVPR 2022). On the layers marked in ``qs_layers`` (the trunk's, where the paper applies it), the global attention
+A = softmax(f fᵀ) of the *source* features picks, per image, the P locations whose attention rows have the
+lowest entropy, and each sample is the attention-weighted sum A_i f of the features instead of one location's
+feature; the same rows route the target's features, so queries and keys stay aligned.
 """
 from __future__ import annotations
 
@@ -19,6 +25,16 @@ from torch import nn
 from translate.models.networks.init import init_weights
 
 _EPS = 1e-7  # added to the norm, as in the reference Normalize layer
+
+
+def qs_attention(feat: torch.Tensor, num_patches: int) -> torch.Tensor:
+    """QS-Attn's selected rows: (B, C, H, W) -> (B, P, H*W), the rows of softmax(f fᵀ) with the lowest entropy."""
+    f = feat.detach().float().flatten(2).transpose(1, 2)  # (B, HW, C)
+    log_attn = torch.log_softmax(f @ f.transpose(1, 2), dim=2)  # (B, HW, HW)
+    attn = log_attn.exp()
+    entropy = -(attn * log_attn).sum(2)  # (B, HW)
+    rows = entropy.argsort(dim=1)[:, : min(num_patches, f.shape[1])]  # (B, P), most concentrated first
+    return attn.gather(1, rows[..., None].expand(-1, -1, attn.shape[2]))
 
 
 def l2_normalize(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -36,9 +52,13 @@ class PatchSampler(nn.Module):
         in_channels: Sequence[int],  # channels of each NCE layer's feature map, in order
         nc: int = 256,  # embedding size of every MLP's hidden and output layer
         init_gain: float = 0.02,  # Xavier-normal gain for the MLP weights
+        qs_layers: Sequence[bool] | None = None,  # per layer: QS-Attn selection instead of random locations
     ) -> None:
         super().__init__()
         self.nc = nc
+        self.qs_layers = list(qs_layers) if qs_layers is not None else [False] * len(in_channels)
+        if len(self.qs_layers) != len(in_channels):
+            raise ValueError(f"qs_layers has {len(self.qs_layers)} entries for {len(in_channels)} layers")
         self.mlps = nn.ModuleList(
             nn.Sequential(nn.Linear(c, nc), nn.ReLU(inplace=True), nn.Linear(nc, nc)) for c in in_channels
         )
@@ -57,11 +77,13 @@ class PatchSampler(nn.Module):
             num_patches: locations per layer (capped at H_l*W_l); 0 means every location.
             patch_ids: flat location indices per layer from an earlier call, so that
                 keys and queries are taken at the same places; None draws new ones.
+                On a QS layer, the (B, P, H*W) attention rows instead.
 
         Returns:
             samples: per layer, (B*P, nc) rows ordered image by image, or (B, H*W, nc)
                 when ``num_patches`` is 0; each row has unit L2 norm.
-            patch_ids: per layer, the (P,) indices used (shared by all images).
+            patch_ids: per layer, the (P,) indices used (shared by all images), or on a QS layer
+                the (B, P, H*W) attention rows (computed from the first call's features).
         """
         if len(feats) != len(self.mlps):
             raise ValueError(f"got {len(feats)} feature maps but F was built for {len(self.mlps)} layers")
@@ -70,6 +92,12 @@ class PatchSampler(nn.Module):
         samples, used_ids = [], []
         for i, (feat, mlp) in enumerate(zip(feats, self.mlps)):
             B, C, H, W = feat.shape
+            if self.qs_layers[i] and num_patches != 0:
+                attn = qs_attention(feat, num_patches) if patch_ids is None else patch_ids[i]
+                x = (attn.to(feat.dtype) @ feat.flatten(2).transpose(1, 2)).flatten(0, 1)  # (B*P, C)
+                samples.append(l2_normalize(mlp(x), dim=-1))
+                used_ids.append(attn)
+                continue
             if num_patches == 0:
                 ids = torch.arange(H * W, device=feat.device)
             elif patch_ids is not None:

@@ -12,7 +12,7 @@ from translate.config.checks import (DIFFAUG_OPS, SIZE_BOUNDS, check_coop_fits, 
 from translate.config.load import (CONFIG_DIR, config_from_dict, config_to_dict, load_config, load_preset,
                                    load_yaml, merge, parse_override, resolve_config_path, save_config)
 from translate.config.schema import (Config, CoopConfig, DataConfig, DistBackend, EvalConfig, Features,
-                                     FigureName, GanMode, GSkip, MetricName, ModelConfig, NceNegatives,
+                                     FigureName, GanMode, GSkip, MetricName, ModelConfig, NceNegatives, PatchSelect,
                                      Precision, Preprocess, SwitchPolicy, SyntheticConfig, TrainConfig, choices)
 
 __all__ = [
@@ -20,6 +20,6 @@ __all__ = [
     "CONFIG_DIR", "config_from_dict", "config_to_dict", "load_config", "load_preset", "load_yaml", "merge",
     "parse_override", "resolve_config_path", "save_config",
     "Config", "CoopConfig", "DataConfig", "DistBackend", "EvalConfig", "Features", "FigureName", "GanMode",
-    "GSkip", "MetricName", "ModelConfig", "NceNegatives", "Precision", "Preprocess", "SwitchPolicy",
+    "GSkip", "MetricName", "ModelConfig", "NceNegatives", "PatchSelect", "Precision", "Preprocess", "SwitchPolicy",
     "SyntheticConfig", "TrainConfig", "choices",
 ]

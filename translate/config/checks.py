@@ -71,7 +71,7 @@ def validate(cfg: Config) -> None:
                               f"{cfg.model.n_downsampling} (expected input, {', '.join(downs)} "
                               f"or block1..block{cfg.model.n_blocks})")
     parse_diffaug(cfg.model.diffaug)
-    _validate_d(cfg)
+    _validate_levers(cfg)
     if not 0.0 <= cfg.train.ema < 1.0:
         raise ConfigError(f"train.ema: expected 0 (off) or a decay in (0, 1), got {cfg.train.ema!r}")
     if cfg.train.lr <= 0:
@@ -88,17 +88,22 @@ def validate(cfg: Config) -> None:
                           "or drop model.ebm_head")
 
 
-def _validate_d(cfg: Config) -> None:
+def _validate_levers(cfg: Config) -> None:
+    """The options of issue 23: the D variants, the patch choice."""
     m = cfg.model
     if m.d_scales < 1 or m.r1_every < 1:
         raise ConfigError(f"model.d_scales and model.r1_every: expected 1 or more, got {m.d_scales} and {m.r1_every}")
-    if m.lambda_r1 < 0:
-        raise ConfigError(f"model.lambda_r1: expected zero (off) or more, got {m.lambda_r1!r}")
+    for name in ("lambda_r1", "nce_hard_neg_beta"):
+        if getattr(m, name) < 0:
+            raise ConfigError(f"model.{name}: expected zero (off) or more, got {getattr(m, name)!r}")
     # A PatchGAN of n strided layers needs 3·2^n pixels; the coarsest scale sees crop_size halved d_scales-1 times.
     coarsest, need = math.ceil(cfg.data.crop_size / 2 ** (m.d_scales - 1)), 3 * 2**m.n_layers_d
     if m.d_scales > 1 and coarsest < need:
         raise ConfigError(f"model.d_scales={m.d_scales}: the coarsest scale is {coarsest} px but a PatchGAN with "
                           f"model.n_layers_d={m.n_layers_d} needs {need}; use fewer scales or fewer D layers")
+    if m.patch_select == "qs" and not any(name.startswith("block") for name in m.nce_layers):
+        raise ConfigError("model.patch_select=qs selects patches on the trunk's NCE layers (block1..blockN), and "
+                          "model.nce_layers names none; add one, e.g. block1")
     if m.d_spectral_norm and cfg.coop.enabled and cfg.coop.switch == "calibrate":
         raise ConfigError("model.d_spectral_norm: coop.switch=calibrate rescales D's last conv, which spectral "
                           "norm undoes; use coop.switch=plain or warmup")

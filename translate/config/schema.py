@@ -19,6 +19,7 @@ DistBackend = Literal["auto", "gloo", "nccl"]
 SwitchPolicy = Literal["plain", "calibrate", "warmup"]
 NceNegatives = Literal["image", "batch"]
 GSkip = Literal["none", "add", "concat"]  # models/networks/generator.py SKIPS
+PatchSelect = Literal["random", "qs"]  # model.patch_select
 Features = Literal["inception", "tiny"]  # translate/metrics/features.py EXTRACTORS
 MetricName = Literal["fid", "kid", "lpips", "gt", "modes"]  # translate/metrics/registry.py METRICS
 FigureName = Literal["fid", "kid", "lpips", "gt_l1", "gt_bg_l1", "gt_psnr", "shape_iou", "shape_iou_gt",
@@ -91,6 +92,8 @@ class ModelConfig:
     d_spectral_norm: bool = False  # spectral normalisation of D's conv weights
     lambda_r1: float = 0.0  # γ of the R1 penalty γ/2·‖∇D(real)‖² (D = mean patch score); 0 = off
     r1_every: int = 1  # lazy R1: apply it every k-th D step, weighted by k
+    patch_select: PatchSelect = "random"  # NCE patches: random (CUT) or qs (QS-Attn, on the trunk's NCE layers)
+    nce_hard_neg_beta: float = 0.0  # hard negatives: PatchNCE negatives weighted by softmax(β·source relation); 0 = off
 
 
 @dataclass
