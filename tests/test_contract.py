@@ -106,13 +106,12 @@ def test_choice_lists_come_from_the_config_literals():
 
 
 def test_metric_registry_is_the_one_list():
-    from translate.metrics.evaluate import Evaluator
     from translate.metrics.names import ALL_METRICS, DEFAULT_METRICS
     from translate.metrics.registry import FIGURES, METRICS, lower_is_better
     from translate.metrics.summary import METRICS as TABLE
 
     assert ALL_METRICS == tuple(METRICS) and set(DEFAULT_METRICS) == set(ALL_METRICS) - {"lpips"}
     for metric in METRICS.values():
-        assert callable(getattr(Evaluator, metric.compute)), metric.compute
+        assert callable(metric.compute), metric.name
         assert set(metric.figures) <= set(FIGURES)
     assert set(TABLE) == set(FIGURES) and lower_is_better("kid") and not lower_is_better("gt_psnr")

@@ -62,6 +62,23 @@ def test_resume_forgets_evaluations_past_the_checkpoint(tmp_path):
     assert [(r["step"], r["kid"]) for r in read_metrics(tmp_path / "metrics.jsonl")] == [(2, 0.5), (4, 0.3), (6, 0.2)]
 
 
+def test_a_nan_score_is_written_as_null_and_never_best(tmp_path):
+    import json
+
+    def strict(text):  # json.loads accepts NaN, which is not JSON: other readers (jq, JavaScript) reject it
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"invalid JSON constant {c}"))
+
+    trainer, hook = FakeTrainer(), EvalHook(ScriptedEvaluator([{"kid": float("nan")}, {"kid": 0.2}]), tmp_path, 1,
+                                            ["kid"])
+    _run_steps(hook, trainer, 2)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert [strict(line)["kid"] for line in lines] == [None, 0.2]
+    assert trainer.saved == [("best_kid.pt", 2)] and hook.best == {"kid": (0.2, 2)}
+    resumed = EvalHook(ScriptedEvaluator([]), tmp_path, 1, ["kid"], start_step=2)  # the resume rewrite, too
+    assert [strict(line)["kid"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [None, 0.2]
+    assert resumed.best == {"kid": (0.2, 2)}
+
+
 @pytest.fixture(scope="module")
 def eval_run(data_home, tmp_path_factory):
     from translate.config import load_config

@@ -1,4 +1,4 @@
-"""JSON-lines record files (``log.jsonl``, ``metrics.jsonl``): the one reader, and the torn-tail repair.
+"""JSON-lines record files (``log.jsonl``, ``metrics.jsonl``): the one reader, the one writer, the torn-tail repair.
 
 A run appends one JSON object per line. A crash or a full disk can leave a torn last line, and a file
 edited or copied by hand can hold anything, so readers skip every line that is not a JSON object (with a
@@ -12,6 +12,8 @@ import logging
 import math
 import os
 from pathlib import Path
+
+from translate.atomic import write_text
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,18 @@ def repair_torn_tail(path: str | os.PathLike) -> bool:
     return True
 
 
-def append_jsonl(path: str | os.PathLike, record: dict) -> None:
-    """Append ``record`` as one line; non-finite floats are written as null so every line stays valid JSON."""
+def _line(record: dict) -> str:
+    """One JSON line; non-finite floats (a nan loss or score) are written as null, so the line stays valid JSON."""
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+    return json.dumps(clean) + "\n"
+
+
+def append_jsonl(path: str | os.PathLike, record: dict) -> None:
+    """Append ``record`` as one line (non-finite floats as null)."""
     with open(path, "a") as f:
-        f.write(json.dumps(clean) + "\n")
+        f.write(_line(record))
+
+
+def rewrite_jsonl(path: str | os.PathLike, records: list[dict]) -> None:
+    """Replace the file with ``records``, one per line (non-finite floats as null), atomically."""
+    write_text("".join(_line(r) for r in records), Path(path))

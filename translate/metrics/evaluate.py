@@ -22,10 +22,9 @@ from translate.apply import translate_tensor
 from translate.datasets.folder import resolve_layout
 from translate.datasets.imageio import load_image
 from translate.datasets.transforms import eval_transform
-from translate.errors import TranslateError
 from translate.config import SyntheticConfig
 from translate.datasets.synthetic import render_a_background
-from translate.metrics.content import LPIPSDistance, gt_errors
+from translate.metrics.content import LPIPSDistance
 from translate.metrics.shape import shape_iou
 from translate.metrics.features import FeatureExtractor, build_extractor, describe
 from translate.metrics.fid import fid_from_features, kid_from_features
@@ -33,7 +32,6 @@ from translate.metrics.weights import MissingWeightsError
 from translate.paths import data_root
 
 log = logging.getLogger(__name__)
-MODE_SCALARS = METRICS["modes"].figures  # copied to the top level from modes.py's dict
 
 
 def stats_cache_dir() -> Path:
@@ -108,13 +106,14 @@ class Evaluator:
         self.real_a = load_images(self.files_a, self.image_size)  # (N, 3, S, S)
         self.real_b = None
         self._baseline: dict[str, float] | None = None  # figures of the untranslated inputs, computed once
-        self._fake_features = None  # features of the translations being scored (set by score)
-        self._shape_gt: float | None = None  # shape_iou of the ground truth, computed once
+        self.fake_features = None  # features of the translations being scored (set by score, read by fid/kid)
         if self.extractor is not None:
             self.real_b = reference_features(self.extractor, self.root, files_b, split, self.image_size,
                                              self.batch_size)
         self.gt, self.mask = self._load_ground_truth()
         self.background = self._render_backgrounds() if self.mask is not None else None  # for shape_iou
+        self.shape_iou_gt = (float(shape_iou(self.gt, self.background, self.mask).mean())
+                             if self.background is not None else None)  # the ground truth's own: the top of the scale
         self.mode_coverage = _mode_coverage_fn() if "modes" in self.metrics and self._has_labels() else None
 
     def _build_lpips(self, lenient: Sequence[str]) -> LPIPSDistance | None:
@@ -165,54 +164,21 @@ class Evaluator:
         return torch.cat(outs)
 
     def score(self, fake: torch.Tensor) -> dict:
-        """The figures of ``fake`` (N, 3, S, S): each asked-for metric's registered ``compute`` method, in order."""
+        """The figures of ``fake`` (N, 3, S, S): each asked-for metric's registered function, in order."""
         out: dict = {"n_images": int(fake.shape[0]), "split": self.split, "image_size": self.image_size}
-        self._fake_features = None
+        self.fake_features = None
         if self.extractor is not None:
-            self._fake_features = extract_features(self.extractor, fake, self.batch_size)
+            self.fake_features = extract_features(self.extractor, fake, self.batch_size)
             out.update(features=self.extractor.name, features_note=describe(self.extractor),
                        n_reference=int(self.real_b.shape[0]))
         for name in ALL_METRICS:
             if name in self.metrics:
-                getattr(self, METRICS[name].compute)(fake, out)
+                out.update(METRICS[name].compute(self, fake))
         if self.extractor is not None:
             out.update(self._input_baseline())
         if self.skipped:
             out["skipped"] = dict(self.skipped)
         return out
-
-    # -- the registry's compute methods: each adds its metric's figures to ``out`` --------------
-
-    def score_fid(self, fake: torch.Tensor, out: dict) -> None:
-        out["fid"] = fid_from_features(self._fake_features, self.real_b)
-
-    def score_kid(self, fake: torch.Tensor, out: dict) -> None:
-        out["kid"], out["kid_std"] = kid_from_features(self._fake_features, self.real_b)
-
-    def score_lpips(self, fake: torch.Tensor, out: dict) -> None:
-        if self.lpips is not None:  # None when skipped (weights missing, lenient)
-            out["lpips"] = float(self.lpips(self.real_a, fake).mean())
-
-    def score_gt(self, fake: torch.Tensor, out: dict) -> None:
-        if self.gt is not None:  # None when the split has no paired ground truth
-            out.update(gt_errors(fake, self.gt, self.mask))
-        if self.background is not None:
-            out["shape_iou"] = float(shape_iou(fake, self.background, self.mask).mean())
-            if self._shape_gt is None:  # the ground truth's own figure, the top of the scale
-                self._shape_gt = float(shape_iou(self.gt, self.background, self.mask).mean())
-            out["shape_iou_gt"] = self._shape_gt
-
-    def score_modes(self, fake: torch.Tensor, out: dict) -> None:
-        if self.mode_coverage is None:  # the dataset has no mode labels
-            return
-        try:
-            modes = self.mode_coverage(fake, self.root, split=self.split)
-        except TranslateError as e:  # e.g. a split without the labelled ground truth
-            log.warning("mode figures skipped: %s", e)
-            self.skipped["modes"] = str(e)
-        else:
-            out["modes"] = json.loads(json.dumps(modes, default=float))  # JSON-safe copy
-            out.update({k: float(modes[k]) for k in MODE_SCALARS if isinstance(modes.get(k), (int, float))})
 
     def _input_baseline(self) -> dict[str, float]:
         """FID/KID of the untranslated A images against B: what doing nothing scores, for scale."""

@@ -6,17 +6,15 @@ improves, so best and last checkpoints are both kept and every number names its 
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from pathlib import Path
 
-from translate.atomic import write_text
 from translate.engine.hooks import Hook
 from translate.metrics.evaluate import Evaluator
 from translate.metrics.registry import FIGURES, lower_is_better
-from translate.records import read_step_records
+from translate.records import append_jsonl, read_step_records, rewrite_jsonl
 from translate.runfolder.layout import RunFolder
 
 METRIC_FIELDS = frozenset({*FIGURES, "kid_std", "n_images", "seconds"})  # the numbers of an evaluation record
@@ -49,7 +47,7 @@ class EvalHook(Hook):
         """On resume, forget evaluations beyond the checkpoint: the resumed run redoes them exactly."""
         records = [r for r in read_metrics(self.path) if r["step"] <= step]
         if self.path.is_file():  # rewritten whole (which also drops a torn last line), atomically
-            write_text("".join(json.dumps(r) + "\n" for r in records), self.path)
+            rewrite_jsonl(self.path, records)
         for r in records:
             self._update_best(r)
 
@@ -85,8 +83,7 @@ class EvalHook(Hook):
         for m in improved:
             trainer.save(self.folder.best(m))
         record["improved"] = improved
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        append_jsonl(self.path, record)  # a nan score is written as null: every line stays valid JSON
         self.last_step = trainer.step
         shown = ", ".join(f"{k} {record[k]:.4g}" for k in FIGURES if isinstance(record.get(k), float))
         log.info("eval at step %d [%s features]: %s%s", trainer.step, record.get("features", "-"), shown,

@@ -1,14 +1,21 @@
-"""The metric registry, importable without torch: each metric once, with how it is computed and shown.
+"""The metric registry, importable without torch: each metric once, as its function and its figures.
 
-A *metric* is what ``--metrics`` and ``eval.metrics`` name (fid, kid, lpips, gt, modes); it is computed by
-one Evaluator method (translate/metrics/evaluate.py, ``compute``) and writes one or more *figures*
-(gt writes gt_l1, gt_bg_l1 and gt_psnr). Each figure has a label, a display scale and format, and a
-direction (lower or higher is better), read by the tables, the run report and best-checkpoint tracking.
-Adding a metric: an entry in METRICS, its figures in FIGURES, and the Evaluator method it names.
+A *metric* is what ``--metrics`` and ``eval.metrics`` name (fid, kid, lpips, gt, modes). It is one function
+``compute(ev, fake) -> dict`` that scores translations ``fake`` (N, 3, S, S) against what the Evaluator
+(translate/metrics/evaluate.py) loaded once, and returns its *figures* (gt returns gt_l1, gt_bg_l1 and
+gt_psnr) and any companions (kid_std, the modes breakdown). Each figure has a label, a display scale and format,
+and a direction (lower or higher is better), read by the tables, the run report and best-checkpoint tracking.
+The functions import torch and the metric code when called, so the CLI can list the names without torch.
+Adding a metric: a function here and its entry in METRICS, with its figures in FIGURES.
 """
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,7 @@ class Metric:
     """One thing an evaluation can be asked to compute."""
 
     name: str  # as given to --metrics / eval.metrics
-    compute: str  # the Evaluator method that adds its figures to the result
+    compute: Callable  # (evaluator, fake) -> {figure: value, ...}; may leave its figures out (no ground truth)
     figures: tuple[str, ...]  # the keys it writes (keys of FIGURES)
     default: bool = True  # part of the default set (lpips needs a pretrained backbone: asked for explicitly)
 
@@ -47,13 +54,63 @@ FIGURES: dict[str, Figure] = {
     "source_share": Figure("outputs still in domain A's style", True, fmt="{:.3f}"),
 }
 
+# -- the metrics: each returns its figures for translations ``fake`` scored by evaluator ``ev`` ----------------
+
+def fid(ev, fake) -> dict:
+    from translate.metrics.fid import fid_from_features
+
+    return {"fid": fid_from_features(ev.fake_features, ev.real_b)}
+
+
+def kid(ev, fake) -> dict:
+    from translate.metrics.fid import kid_from_features
+
+    value, std = kid_from_features(ev.fake_features, ev.real_b)
+    return {"kid": value, "kid_std": std}
+
+
+def lpips(ev, fake) -> dict:
+    if ev.lpips is None:  # skipped (weights missing, lenient)
+        return {}
+    return {"lpips": float(ev.lpips(ev.real_a, fake).mean())}
+
+
+def gt(ev, fake) -> dict:
+    if ev.gt is None:  # the split has no paired ground truth
+        return {}
+    from translate.metrics.content import gt_errors
+
+    out = gt_errors(fake, ev.gt, ev.mask)
+    if ev.background is not None:  # the synthetic scenes: is the animal's silhouette kept?
+        from translate.metrics.shape import shape_iou
+
+        out.update(shape_iou=float(shape_iou(fake, ev.background, ev.mask).mean()), shape_iou_gt=ev.shape_iou_gt)
+    return out
+
+
+def modes(ev, fake) -> dict:
+    if ev.mode_coverage is None:  # the dataset has no mode labels
+        return {}
+    from translate.errors import TranslateError
+
+    try:
+        found = ev.mode_coverage(fake, ev.root, split=ev.split)
+    except TranslateError as e:  # e.g. a split without the labelled ground truth
+        log.warning("mode figures skipped: %s", e)
+        ev.skipped["modes"] = str(e)
+        return {}
+    out = {"modes": json.loads(json.dumps(found, default=float))}  # JSON-safe copy of the whole breakdown
+    out.update({k: float(found[k]) for k in METRICS["modes"].figures if isinstance(found.get(k), (int, float))})
+    return out
+
+
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("fid", "score_fid", ("fid",)),
-    Metric("kid", "score_kid", ("kid",)),
-    Metric("lpips", "score_lpips", ("lpips",), default=False),
-    Metric("gt", "score_gt", ("gt_l1", "gt_bg_l1", "gt_psnr", "shape_iou", "shape_iou_gt")),  # skipped where the dataset has no ground truth
-    Metric("modes", "score_modes", ("mode_coverage", "mode_entropy", "mode_accuracy", "mode_accuracy_min",
-                                         "source_share")),  # labels
+    Metric("fid", fid, ("fid",)),
+    Metric("kid", kid, ("kid",)),
+    Metric("lpips", lpips, ("lpips",), default=False),
+    Metric("gt", gt, ("gt_l1", "gt_bg_l1", "gt_psnr", "shape_iou", "shape_iou_gt")),  # where there is ground truth
+    Metric("modes", modes, ("mode_coverage", "mode_entropy", "mode_accuracy", "mode_accuracy_min",
+                            "source_share")),  # where the dataset has mode labels
 )}
 
 ALL_METRICS = tuple(METRICS)
