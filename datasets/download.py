@@ -15,7 +15,6 @@ import os
 import shutil
 import socket
 import stat
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,12 +22,12 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from translate.datasets.stall import StallWatch
-from translate.progress import format_duration
 from translate.errors import TranslateError
+from translate.progress import Progress
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 16  # bytes per read: small enough for a smooth progress bar, large enough to be cheap
+CHUNK = 1 << 16  # bytes per read: small enough for a smooth progress line, large enough to be cheap
 USER_AGENT = "translate-dataset-downloader/1"
 # Seconds without a byte before a transfer is retried: with 2 retries a dead link gives up in about 40 s
 # (3 x 12 s plus 1 + 2 s of back-off), logging what it waits for every 4 s meanwhile.
@@ -51,42 +50,6 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
-
-
-class ByteProgress:
-    """A download progress bar: bytes done / total, speed and time left (one redrawn line on a terminal)."""
-
-    def __init__(self, label: str, total: int | None, start: int = 0, stream=None, enabled: bool = True):
-        self.label = label
-        self.total = total  # expected bytes in all (None when the server does not say)
-        self.start = start  # bytes already on disk when this transfer began (a resume): not counted in speed
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.t0 = time.perf_counter()
-        self._last = 0.0
-
-    def line(self, done: int) -> str:
-        elapsed = max(time.perf_counter() - self.t0, 1e-9)
-        speed = (done - self.start) / elapsed
-        if self.total:
-            left = format_duration((self.total - done) / speed) if speed > 0 else "?"
-            pct = 100.0 * done / self.total
-            return (f"{self.label} {format_bytes(done)}/{format_bytes(self.total)} ({pct:.0f}%) | "
-                    f"{format_bytes(speed)}/s | {left} left")
-        return f"{self.label} {format_bytes(done)} | {format_bytes(speed)}/s"
-
-    def update(self, done: int, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        # A terminal is redrawn 4 times a second; a log file gets a line every 5 s (and the last one).
-        if final or now - self._last >= (0.25 if self.tty else 5.0):
-            self._last = now
-            self.stream.write(("\r\033[K" if self.tty else "") + self.line(done) + ("" if self.tty else "\n"))
-            if final and self.tty:
-                self.stream.write("\n")
-            self.stream.flush()
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -141,7 +104,7 @@ def _receive(url: str, part: Path, offset: int, timeout: float, progress: bool, 
         total = _total_size(resp, offset)
         if offset:
             log.info("resuming %s at %s", part.name, format_bytes(offset))
-        bar = ByteProgress(label, total, offset, enabled=progress)
+        bar = Progress(total, start=offset, label=label, show=format_bytes, enabled=progress)
         done = offset
         with open(part, "ab" if offset else "wb") as f:
             while True:

@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from translate.atomic import remove_stale_temps
 from translate.config import SyntheticConfig
 from translate.errors import ConfigError, DataError
 from translate.paths import data_root
@@ -277,13 +279,6 @@ def synthetic_dir(cfg: SyntheticConfig, root: Path | None = None) -> Path:
     return data_root(root) / f"demo-{synthetic_key(cfg)}"
 
 
-def _remove_stale_temps(final: Path, max_age_s: float = 3600.0) -> None:
-    """Temp folders left by interrupted generations; young ones may belong to a process still running."""
-    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
-        if time.time() - tmp.stat().st_mtime > max_age_s:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def ensure_synthetic(cfg: SyntheticConfig, root: Path | None = None) -> Path:
     """The demo dataset folder for ``cfg``, generated on first use and cached by a hash of ``cfg``.
 
@@ -303,7 +298,7 @@ def ensure_synthetic(cfg: SyntheticConfig, root: Path | None = None) -> Path:
 
 def _generate_into(cfg: SyntheticConfig, final: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(final)
+    remove_stale_temps(final.parent, re.compile(rf"^\.{re.escape(final.name)}\.tmp-"))  # left by interrupted runs
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         t0 = time.perf_counter()

@@ -15,13 +15,14 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from translate.atomic import remove_stale_temps
 from translate.datasets.download import ChecksumError, DownloadError, download_file, safe_extract, sha256_file
 from translate.errors import DataError
 from translate.paths import data_root
@@ -261,9 +262,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _fetch(entry: ZooEntry, base: Path, progress: bool, keep_zip: bool) -> Path:
     name, final = entry.name, base / entry.name
-    for stale in base.glob(f".{name}.extract-*"):  # left by a killed run (an hour old: not one in progress)
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
+    remove_stale_temps(base, re.compile(rf"^\.{re.escape(name)}\.extract-"))  # left by killed runs
     expected = load_checksums(base).get(name, {}).get("sha256")
     try:
         zip_path, digest = _obtain_zip(entry, base, expected, progress)

@@ -13,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from translate.datasets.download import (ByteProgress, ChecksumError, DownloadError, download_file, safe_extract,
+from translate.datasets.download import (ChecksumError, DownloadError, download_file, format_bytes, safe_extract,
                                          sha256_file)
+from translate.progress import Progress
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -176,7 +177,7 @@ def test_http_error_and_no_network_fail_fast(server, tmp_path, monkeypatch):
 
 def test_progress_line_shows_bytes_speed_and_time_left():
     stream = io.StringIO()
-    bar = ByteProgress("a.zip", total=4 << 20, start=1 << 20, stream=stream)
+    bar = Progress(4 << 20, start=1 << 20, label="a.zip", show=format_bytes, stream=stream)  # as download_file
     bar.t0 -= 1.0  # one second in, 1 MB done in it
     bar.update(2 << 20, final=True)
     line = stream.getvalue()

@@ -12,10 +12,11 @@ import time
 import pytest
 import torch
 
+from translate.atomic import remove_stale_temps
 from translate.cli import main
 from translate.config import config_to_dict, load_config
 from translate.errors import CheckpointError, TranslateError
-from translate.runfolder.prepare import prepare_run_folder, remove_stale_temps, writable_folder
+from translate.runfolder.prepare import prepare_run_folder, writable_folder
 from translate.runfolder.schema import load_checkpoint
 
 

@@ -3,17 +3,29 @@
 The bytes go to a hidden temp file in the target's folder, ``.NAME.<pid>.<random>.tmp``, which then replaces
 the target by a rename. A full disk, a kill or an exception therefore leaves the earlier file (or none), never a
 truncated or 0-byte one, and the temp file is removed on any error. The pid in the name lets a later start tell
-an orphan of a dead writer from a file still being written (translate/runfolder/prepare.py). The file gets the
-mode open() would give it (0666 less the umask), not tempfile.mkstemp's private 0600.
+an orphan of a dead writer from a file still being written: :func:`remove_stale_temps` is the one cleaner of
+orphaned temps, for these files and for the temp folders that datasets are built in. The file gets the mode
+open() would give it (0666 less the umask), not tempfile.mkstemp's private 0600.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+log = logging.getLogger(__name__)
+
+# atomic_open's temp names, .<name>.<pid>.<random>.tmp (before the pid was added: .<name>.<random>.tmp).
+TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
+DEAD_WRITER_AGE_S = 60.0  # a temp of a process that is gone, older than this, is an orphan
+ANY_WRITER_AGE_S = 3600.0  # no write takes an hour: older temps are orphans whatever the pid says
 
 
 def plain_file_mode(fd: int) -> None:
@@ -52,3 +64,38 @@ def write_text(text: str, path: str | Path) -> Path:
     with atomic_open(path, "w") as fh:
         fh.write(text)
     return Path(path)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process (or a pid this system cannot have): leave its file alone
+    return True
+
+
+def remove_stale_temps(folder: str | Path, pattern: re.Pattern = TEMP_NAME, now: float | None = None) -> list[Path]:
+    """Delete the orphaned temps in ``folder`` whose names ``pattern`` matches (files, or folders with all in them).
+
+    A temp is an orphan when its writer is gone and a minute passed (where the name holds the writer's pid, as
+    a ``pid`` group of ``pattern``), or when an hour passed. Younger temps may belong to a process still writing.
+    """
+    folder, now = Path(folder), time.time() if now is None else now
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        match = pattern.match(path.name)
+        if not match or path.is_symlink():
+            continue
+        age = now - path.stat().st_mtime
+        pid = match.groupdict().get("pid")
+        writer_gone = pid is not None and int(pid) != os.getpid() and not _process_alive(int(pid))
+        if (writer_gone and age > DEAD_WRITER_AGE_S) or age > ANY_WRITER_AGE_S:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        log.warning("%s: removed %d temp(s) left by an interrupted write", folder, len(removed))
+    return removed

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 from translate.errors import TranslateError
+from translate.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +69,12 @@ def run(args) -> int:
     from translate.inference import build_backend
 
     G = build_backend(translator.G, args.backend, device)
-    t0 = time.perf_counter()
-    drawn = []
-
-    def progress(done: int, total: int) -> None:
-        rate = done / max(time.perf_counter() - t0, 1e-9)
-        print(f"\rapply {done}/{total} | {rate:.2f} img/s", end="", file=sys.stderr, flush=True)
-        drawn.append(done)
-
+    bar = Progress(len(plan.items), label="apply", unit="img")
     try:
-        report = apply_plan(G, plan, device, batch_size=args.batch_size, refine=refine, progress=progress,
-                            max_pixels=max_pixels)
+        report = apply_plan(G, plan, device, batch_size=args.batch_size, refine=refine,
+                            progress=lambda done, total: bar.update(done), max_pixels=max_pixels)
     finally:
-        if drawn:  # end the progress line, also when a write fails: the error gets a line of its own
-            print(file=sys.stderr)
+        bar.close()  # end the progress line, also when a write fails: the error gets a line of its own
     log.info("wrote %d image(s) to %s", len(report.written), args.out)
     for src, reason in report.skipped:
         print(f"skipped: {src}: {reason}", file=sys.stderr)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
+from translate.atomic import remove_stale_temps
 from translate.errors import TranslateError
 from translate.runfolder.layout import RunFolder
 
@@ -21,10 +20,6 @@ log = logging.getLogger(__name__)
 
 # What `translate train` writes into a run folder (layout.py), plus eval's and TensorBoard's subfolders.
 RUN_ENTRIES = ("ckpt", "config.yaml", "log.jsonl", "metrics.jsonl", "samples", "eval", "tb")
-# save_checkpoint's temp names (translate/atomic.py): .<name>.<pid>.<random>.tmp (older versions: .<name>.<random>.tmp).
-TEMP_NAME = re.compile(r"^\.(?P<name>.+?\.pt)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
-DEAD_WRITER_AGE_S = 60.0  # a temp of a process that is gone, older than this, is an orphan
-ANY_WRITER_AGE_S = 3600.0  # no checkpoint write takes an hour: older temps are orphans whatever the pid says
 
 
 def writable_folder(path: Path, option: str = "--out") -> Path:
@@ -62,37 +57,6 @@ def check_writable(path: Path, option: str = "--out") -> Path:
 def existing_run_entries(root: Path) -> list[str]:
     """The run-layout entries present in ``root`` (empty for a new or unrelated folder)."""
     return [name for name in RUN_ENTRIES if (root / name).exists() or (root / name).is_symlink()]
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # someone else's process (or a pid this system cannot have): leave its file alone
-    return True
-
-
-def remove_stale_temps(folder: Path, now: float | None = None) -> list[Path]:
-    """Delete orphaned checkpoint temps in ``folder``: their writer is gone (and a minute passed) or an hour passed."""
-    now = time.time() if now is None else now
-    removed = []
-    if not folder.is_dir():
-        return removed
-    for path in folder.iterdir():
-        match = TEMP_NAME.match(path.name)
-        if not match or not path.is_file() or path.is_symlink():
-            continue
-        age = now - path.stat().st_mtime
-        pid = match.group("pid")
-        writer_gone = pid is not None and int(pid) != os.getpid() and not _process_alive(int(pid))
-        if (writer_gone and age > DEAD_WRITER_AGE_S) or age > ANY_WRITER_AGE_S:
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    if removed:
-        log.warning("%s: removed %d temp file(s) left by an interrupted checkpoint save", folder, len(removed))
-    return removed
 
 
 def check_run_folder(root: Path, resume: bool = False, overwrite: bool = False) -> list[str]:
