@@ -12,10 +12,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from translate.app.predict import DemoService, describe_device, refiner_available
+from translate.app.predict import DemoService, describe_device
 from translate.app.runs import CheckpointInfo, example_images
 from translate.datasets.imageio import load_image
 from translate.runfolder.bundled import demo_test_images, is_bundled
+from translate.runfolder.translator import refiner_available
 from translate.errors import TranslateError
 
 log = logging.getLogger(__name__)

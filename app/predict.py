@@ -27,7 +27,6 @@ from translate.app.runs import CheckpointCatalog, CheckpointInfo
 from translate.apply import translate_tensor
 from translate.inference import build_backend
 from translate.runfolder.translator import Translator, load_translator
-from translate.runfolder.translator import refiner_available  # noqa: F401 (read by app/handlers.py)
 from translate.datasets.imageio import load_image, pil_to_tensor, save_image
 from translate.errors import CheckpointError, DataError, TranslateError
 

@@ -66,7 +66,7 @@ class DiffAugment:
     """
 
     def __init__(self, policy: str):
-        self.ops = parse_policy(policy)  # e.g. ("color", "translation", "cutout")
+        self.ops = parse_diffaug(policy)  # e.g. ("color", "translation", "cutout")
 
     def __call__(self, x: Tensor) -> Tensor:
         for op in self.ops:
@@ -77,9 +77,6 @@ class DiffAugment:
         return f"DiffAugment({','.join(self.ops)!r})"
 
 
-parse_policy = parse_diffaug  # the policy is checked in one place, translate/config.py
-
-
 def build_d_augment(policy: str) -> DiffAugment | None:
     """The DiffAugment for ``model.diffaug``, or None when the policy is empty (the default)."""
-    return DiffAugment(policy) if parse_policy(policy) else None
+    return DiffAugment(policy) if parse_diffaug(policy) else None

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from translate.config import load_config
-from translate.models.augment import DiffAugment, build_d_augment, color, cutout, parse_policy, translation
+from translate.config import parse_diffaug
+from translate.models.augment import DiffAugment, build_d_augment, color, cutout, translation
 from translate.errors import ConfigError
 from translate.models.cut import build_model
 
@@ -15,7 +16,7 @@ def images(b=4, size=32, seed=0):
 
 
 def test_policy_parsing_and_off_by_default():
-    assert parse_policy("color, translation,cutout") == ("color", "translation", "cutout")
+    assert parse_diffaug("color, translation,cutout") == ("color", "translation", "cutout")
     assert build_d_augment("") is None
     assert load_config("smoke").model.diffaug == ""
     with pytest.raises(ConfigError, match="model.diffaug: unknown augmentation 'colour'"):

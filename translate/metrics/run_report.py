@@ -11,7 +11,8 @@ from pathlib import Path
 from translate.errors import TranslateError
 from translate.metrics.hook import read_metrics
 from translate.metrics.plots import Panel, save_panels
-from translate.metrics.summary import METRICS, format_value, lower_is_better, metric_label
+from translate.metrics.registry import lower_is_better
+from translate.metrics.summary import METRICS, format_value, metric_label
 from translate.records import read_step_records
 
 LOG_FIELDS = frozenset({"lr", "steps_per_s"})  # besides the losses (keys with a "/"), the numbers of log.jsonl

@@ -14,7 +14,7 @@ import torch
 from torchvision.utils import make_grid
 
 from translate.datasets.imageio import save_image
-from translate.metrics.registry import FIGURES, lower_is_better  # noqa: F401 (lower_is_better: summary's API)
+from translate.metrics.registry import FIGURES
 from translate.atomic import write_text
 
 # figure -> (label, scale, format, lower is better), a view of the registry (translate/metrics/registry.py).
