@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shutil
 import statistics
 import sys
@@ -252,6 +253,12 @@ def refine_rows(args, evaluator: Evaluator) -> list[dict]:
     return runs
 
 
+def split_overrides(sets: str) -> list[str]:
+    """"a.b=1,c.d=[x,y]" -> ["a.b=1", "c.d=[x,y]"]: a comma starts a new override only before a KEY=, so a list
+    value (e.g. model.nce_layers=[input,down1,block1]) stays whole."""
+    return [x for x in re.split(r",(?=\s*[A-Za-z_][\w.]*=)", sets) if x]
+
+
 def parse_cells(args) -> dict[str, tuple[str, list[str]]]:
     """Cell name -> (preset, config overrides): coop cells start from --coop-config, the others from --config."""
     cells = {}
@@ -261,7 +268,7 @@ def parse_cells(args) -> dict[str, tuple[str, list[str]]]:
         name, _, sets = spec.partition(":")
         if not name or name in cells:
             raise SystemExit(f"--cell {spec!r}: give a new NAME before the colon, e.g. coop_t30:coop.langevin_steps=30")
-        overrides = [x for x in sets.split(",") if x]
+        overrides = split_overrides(sets)
         cells[name] = (args.coop_config, [*args.coop_set, *overrides]) if name.startswith("coop") else \
             (args.config, overrides)
     return cells

@@ -129,3 +129,10 @@ def test_reference_options_map_the_upsampler(tmp_path):
     assert "--n_epochs=10" in args() and "--n_epochs_decay=5" in args()
     with pytest.raises(ValueError, match="anti-aliased down-sampling"):
         args("model.antialias=false")
+
+
+def test_cell_overrides_keep_list_values_whole():
+    ablation = load_script("coopinit_ablation")
+    assert ablation.split_overrides("model.n_downsampling=1,model.nce_layers=[input,down1,block1],train.seed=2") == [
+        "model.n_downsampling=1", "model.nce_layers=[input,down1,block1]", "train.seed=2"]
+    assert ablation.split_overrides("coop.steps=30") == ["coop.steps=30"]
