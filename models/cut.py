@@ -34,6 +34,7 @@ class StepOutputs:
     feat_k_idt: list[Tensor] = field(default_factory=list)  # same for real_b
     flipped: bool = False  # whether this step ran G on horizontally flipped inputs
     logs: dict[str, float] = field(default_factory=dict)  # values the trainer only logs (e.g. CoopInit energies)
+    extra: dict[str, Tensor] = field(default_factory=dict)  # a model's own tensors (SANTA: rec_a, mu, latent_a)
 
 
 class CUTModel(nn.Module):
@@ -190,7 +191,11 @@ class CUTModel(nn.Module):
 
 
 def build_generator(m) -> ResnetGenerator:
-    """G from a ModelConfig (or the ``model`` dict of a checkpoint's config)."""
+    """G from a ModelConfig (or the ``model`` dict of a checkpoint's config): CUT's, or SANTA's (model.name)."""
+    if getattr(m, "name", "cut") == "santa":
+        from translate.models.santa import build_santa_generator  # local: santa.py imports this module
+
+        return build_santa_generator(m)
     return ResnetGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
                            init_gain=m.init_gain, n_downsampling=getattr(m, "n_downsampling", 2),
                            skip=getattr(m, "g_skip", "none"))
@@ -205,9 +210,14 @@ def build_discriminator(m) -> PatchDiscriminator | MultiScaleDiscriminator:
 
 
 def build_model(m) -> CUTModel:
-    """A CUTModel from a ModelConfig; every network is built eagerly and initialised."""
-    G = build_generator(m)
+    """A CUTModel from a ModelConfig (a SantaModel, its subclass, with model.name=santa); every network is built
+    eagerly and initialised."""
     D = build_discriminator(m)
+    if m.name == "santa":
+        from translate.models.santa import build_santa  # local: santa.py imports this module
+
+        return build_santa(m, D, build_d_augment(getattr(m, "diffaug", "")))
+    G = build_generator(m)
     # QS-Attn (model.patch_select=qs) on the trunk's layers, as the paper does on CUT's last two
     qs = [name.startswith("block") for name in m.nce_layers] if m.patch_select == "qs" else None
     F = PatchSampler(G.feature_channels(m.nce_layers), nc=m.netf_nc, init_gain=m.init_gain, qs_layers=qs)

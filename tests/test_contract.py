@@ -103,6 +103,9 @@ def test_choice_lists_come_from_the_config_literals():
     from translate.models.networks.generator import SKIPS
 
     assert SKIPS == choices(GSkip)
+    from translate.config import ModelName
+
+    assert choices(ModelName) == ("cut", "santa")  # models/cut.py build_model dispatches on these
 
 
 def test_metric_registry_is_the_one_list():

@@ -37,7 +37,7 @@ def _get(cfg: Config, dotted: str) -> Any:
 # refused before anything is built. Each bound is far above any published setting (CUT: ngf 64, 9 blocks).
 SIZE_BOUNDS = {
     "model.ngf": 1024, "model.ndf": 1024, "model.n_blocks": 64, "model.n_layers_d": 8,
-    "model.num_patches": 16384, "model.netf_nc": 8192, "model.d_scales": 4,
+    "model.num_patches": 16384, "model.netf_nc": 8192, "model.d_scales": 4, "model.santa.style_dim": 1024,
     "data.load_size": 8192, "data.crop_size": 8192, "data.batch_size": 4096,
     "data.synthetic.size": 1024, "data.synthetic.n_train": 100_000, "data.synthetic.n_test": 100_000,
     "data.synthetic.n_modes": 64, "train.n_samples": 256, "coop.langevin_steps": 10_000,
@@ -104,9 +104,25 @@ def _validate_levers(cfg: Config) -> None:
     if m.patch_select == "qs" and not any(name.startswith("block") for name in m.nce_layers):
         raise ConfigError("model.patch_select=qs selects patches on the trunk's NCE layers (block1..blockN), and "
                           "model.nce_layers names none; add one, e.g. block1")
+    _validate_santa(cfg)
     if m.d_spectral_norm and cfg.coop.enabled and cfg.coop.switch == "calibrate":
         raise ConfigError("model.d_spectral_norm: coop.switch=calibrate rescales D's last conv, which spectral "
                           "norm undoes; use coop.switch=plain or warmup")
+
+
+def _validate_santa(cfg: Config) -> None:
+    s = cfg.model.santa
+    for name in ("lambda_rec", "lambda_idt", "lambda_kl", "lambda_path", "noise_std"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"model.santa.{name}: expected zero (off) or more, got {getattr(s, name)!r}")
+    if s.style_dim < 1:
+        raise ConfigError(f"model.santa.style_dim: expected a positive integer, got {s.style_dim!r}")
+    if not 0 <= s.path_interval_min <= s.path_interval_max <= 1:
+        raise ConfigError(f"model.santa.path_interval_min/max: expected 0 <= min <= max <= 1, got "
+                          f"{s.path_interval_min!r} and {s.path_interval_max!r}")
+    if cfg.model.name == "santa" and cfg.coop.enabled and cfg.coop.switch == "calibrate":
+        raise ConfigError("coop.switch=calibrate is CUT-only (it rebuilds a CUT model around the networks); with "
+                          "model.name=santa use coop.switch=plain or warmup")
 
 
 def _validate_coop(c: CoopConfig) -> None:

@@ -20,6 +20,7 @@ SwitchPolicy = Literal["plain", "calibrate", "warmup"]
 NceNegatives = Literal["image", "batch"]
 GSkip = Literal["none", "add", "concat"]  # models/networks/generator.py SKIPS
 PatchSelect = Literal["random", "qs"]  # model.patch_select
+ModelName = Literal["cut", "santa"]  # model.name: models/cut.py, models/santa.py
 Features = Literal["inception", "tiny"]  # translate/metrics/features.py EXTRACTORS
 MetricName = Literal["fid", "kid", "lpips", "gt", "modes"]  # translate/metrics/registry.py METRICS
 FigureName = Literal["fid", "kid", "lpips", "gt_l1", "gt_bg_l1", "gt_psnr", "shape_iou", "shape_iou_gt",
@@ -65,7 +66,22 @@ class DataConfig:
 
 
 @dataclass
+class SantaConfig:
+    """SANTA's G objective (model.name=santa; models/santa.py), defaults from the paper's code."""
+
+    lambda_rec: float = 5.0  # L1 reconstruction of A at d = 0
+    lambda_idt: float = 5.0  # L1 identity of B at d = 1
+    lambda_kl: float = 0.01  # weight of mean(h²) on the latents
+    lambda_path: float = 0.01  # weight of the path-length (shortest-path) regulariser
+    noise_std: float = 1.0  # σ of the Gaussian noise added to the latents in training (0 = none)
+    style_dim: int = 8  # size of the domain embedding that drives the decoder's AdaIN
+    path_interval_min: float = 0.05  # half-gap δ between the two compared d's is drawn from [min, max]
+    path_interval_max: float = 0.10
+
+
+@dataclass
 class ModelConfig:
+    name: ModelName = "cut"  # the translator: cut (CUT/FastCUT) or santa (SANTA, CVPR 2023; see the santa section)
     ngf: int = 64  # generator width
     ndf: int = 64  # discriminator width
     n_blocks: int = 9  # residual blocks in G
@@ -94,6 +110,7 @@ class ModelConfig:
     r1_every: int = 1  # lazy R1: apply it every k-th D step, weighted by k
     patch_select: PatchSelect = "random"  # NCE patches: random (CUT) or qs (QS-Attn, on the trunk's NCE layers)
     nce_hard_neg_beta: float = 0.0  # hard negatives: PatchNCE negatives weighted by softmax(β·source relation); 0 = off
+    santa: SantaConfig = field(default_factory=SantaConfig)  # SANTA's loss weights (used when name is santa)
 
 
 @dataclass

@@ -1,0 +1,128 @@
+"""G of SANTA: a ResNet translator whose decoder is conditioned on a domain variable d in [0, 1] by AdaIN.
+
+Xie, Xu, Gong, Zhang, "Unpaired Image-to-Image Translation With Shortest Path Regularization" (CVPR 2023),
+generator ``adain_resnet``: the encoder is CUT's ResNet G up to half of its residual blocks (instance norm); the
+decoder holds the other blocks and the upsampling stages, each normalised by AdaIN (Huang & Belongie, ICCV 2017)
+whose scale and shift come from a style vector s(d) = e_A + d·(e_B - e_A), e_A and e_B two learned embeddings.
+d = 0 decodes back to domain A (reconstruction), d = 1 translates to domain B; values in between are the path
+that SANTA's regulariser shortens.
+
+``G(x)`` translates (d = 1), as every other translator here, so apply, eval, export and the demo use it as they
+use CUT's G. ``encode_latent`` and ``decode`` expose the two halves for the SANTA objective.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from translate.models.networks.blur import Upsample
+from translate.models.networks.generator import ResnetGenerator
+from translate.models.networks.init import init_weights
+from translate.models.networks.norm import InstanceNorm
+
+
+class AdaIN(nn.Module):
+    """(1 + γ(s))·IN(x) + β(s), γ and β a linear map of the style s (B, style_dim)."""
+
+    def __init__(self, channels: int, style_dim: int) -> None:
+        super().__init__()
+        self.norm = InstanceNorm(channels)
+        self.fc = nn.Linear(style_dim, 2 * channels)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.fc(style)[:, :, None, None].chunk(2, dim=1)
+        return (1 + gamma) * self.norm(x) + beta
+
+
+class AdaINResnetBlock(nn.Module):
+    """x + (pad, conv3x3, AdaIN, ReLU, pad, conv3x3, AdaIN)(x)."""
+
+    def __init__(self, dim: int, style_dim: int) -> None:
+        super().__init__()
+        self.pad1, self.conv1, self.norm1 = nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), AdaIN(dim, style_dim)
+        self.pad2, self.conv2, self.norm2 = nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), AdaIN(dim, style_dim)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.norm1(self.conv1(self.pad1(x)), style))
+        return x + self.norm2(self.conv2(self.pad2(h)), style)
+
+
+class AdaINUp(nn.Module):
+    """One upsampling stage: blur upsample + conv3x3 (or ConvTranspose), AdaIN, ReLU; also returns the conv output."""
+
+    def __init__(self, c_in: int, c_out: int, antialias_up: bool, style_dim: int) -> None:
+        super().__init__()
+        if antialias_up:
+            self.up = nn.Sequential(Upsample(c_in), nn.Conv2d(c_in, c_out, 3, padding=1))
+        else:
+            self.up = nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1)
+        self.norm = AdaIN(c_out, style_dim)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        conv = self.up(x)
+        return torch.relu(self.norm(conv, style)), conv
+
+
+class SantaGenerator(nn.Module):
+    """(B, 3, H, W) -> (B, 3, H, W): encoder (CUT's, n_blocks // 2 blocks), then the d-conditioned decoder."""
+
+    multiple: int = 4  # two stride-2 stages
+
+    def __init__(self, in_ch: int = 3, out_ch: int = 3, ngf: int = 64, n_blocks: int = 9, antialias: bool = True,
+                 antialias_up: bool = True, init_gain: float = 0.02, style_dim: int = 8) -> None:
+        super().__init__()
+        trunk = 4 * ngf
+        # The encoder half: CUT's G with n_blocks // 2 blocks, decoder discarded; its roles name the NCE layers.
+        half = ResnetGenerator(in_ch, out_ch, ngf, n_blocks // 2, antialias=antialias, antialias_up=antialias_up)
+        self.encoder, self.roles = half.encoder, half.roles
+        self._feature_channels = half.feature_channels
+        self.blocks = nn.ModuleList(AdaINResnetBlock(trunk, style_dim) for _ in range(n_blocks - n_blocks // 2))
+        self.ups = nn.ModuleList([AdaINUp(trunk, 2 * ngf, antialias_up, style_dim),
+                                  AdaINUp(2 * ngf, ngf, antialias_up, style_dim)])
+        self.out = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7))
+        self.domain_embedding = nn.Embedding(2, style_dim)  # e_A, e_B
+        init_weights(self, init_gain)
+        nn.init.xavier_normal_(self.domain_embedding.weight, gain=init_gain)
+
+    def feature_channels(self, layers) -> list[int]:
+        return self._feature_channels(layers)
+
+    def style(self, d: torch.Tensor) -> torch.Tensor:
+        """s(d) = e_A + d·(e_B - e_A) for d of shape (B,)."""
+        e = self.domain_embedding.weight
+        return e[0] + d[:, None].to(e.dtype) * (e[1] - e[0])
+
+    def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def encode(self, x: torch.Tensor, layers) -> list[torch.Tensor]:
+        """Encoder features by role (CUT's G's names), for PatchNCE-style uses."""
+        found, wanted = {}, set(layers)
+        for name, step in self.encoder.named_children():
+            x = step(x)
+            if name in wanted:
+                found[name] = x
+                if len(found) == len(wanted):
+                    break
+        return [found[name] for name in layers]
+
+    def decode(self, h: torch.Tensor, d: torch.Tensor, with_path: bool = False):
+        """The decoder at domain variable d (B,); with ``with_path`` also the features SANTA's path loss compares:
+        the first decoder block, each upsampling conv and the output conv (before tanh)."""
+        s = self.style(d)
+        path = []
+        for i, block in enumerate(self.blocks):
+            h = block(h, s)
+            if i == 0:
+                path.append(h)
+        for up in self.ups:
+            h, conv = up(h, s)
+            path.append(conv)
+        logits = self.out(h)
+        path.append(logits)
+        y = torch.tanh(logits)
+        return (y, path) if with_path else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Translate to domain B (d = 1)."""
+        return self.decode(self.encoder(x), torch.ones(x.shape[0], device=x.device))

@@ -1,0 +1,123 @@
+"""SANTA (models/santa.py, models/networks/santa_generator.py): the second one-sided model behind the contract."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as Fn
+
+from translate.config import load_config
+from translate.errors import ConfigError
+from translate.models.contract import TranslationModel
+from translate.models.cut import build_generator, build_model
+from translate.models.networks.santa_generator import SantaGenerator
+from translate.models.santa import SantaModel
+
+SANTA = ["model.name=santa"]
+
+
+def _santa(*overrides) -> SantaModel:
+    torch.manual_seed(0)
+    return build_model(load_config("smoke", [*SANTA, *overrides]).model)
+
+
+def _batch(n=2, size=32):
+    torch.manual_seed(1)
+    return {"a": torch.rand(n, 3, size, size) * 2 - 1, "b": torch.rand(n, 3, size, size) * 2 - 1}
+
+
+def test_generator_translates_at_d_one_and_interpolates_its_style():
+    G = SantaGenerator(ngf=8, n_blocks=2)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        G.domain_embedding.weight.copy_(torch.randn(2, 8))
+        h = G.encode_latent(x)
+        y = G(x)
+        torch.testing.assert_close(y, G.decode(h, torch.ones(2)))
+        assert y.shape == x.shape and y.abs().max() <= 1
+        assert not torch.allclose(G.decode(h, torch.zeros(2)), y)  # d = 0 decodes elsewhere
+        e = G.domain_embedding.weight
+        torch.testing.assert_close(G.style(torch.tensor([0.5])), ((e[0] + e[1]) / 2)[None])
+        _, path = G.decode(h, torch.ones(2), with_path=True)
+    assert [f.shape[1] for f in path] == [32, 16, 8, 3]  # first decoder block, two up convs, output conv
+    assert [f.shape[1] for f in G.encode(x, ["input", "down2", "block1"])] == G.feature_channels(
+        ["input", "down2", "block1"]) == [3, 32, 32]
+
+
+def test_santa_objective_terms_are_the_papers():
+    model = _santa()
+    assert isinstance(model, SantaModel) and isinstance(model, TranslationModel)
+    batch = _batch()
+    model.eval()  # no latent noise: the terms can be recomputed by hand
+    out = model(batch)
+    G = model.G
+    h = G.encode_latent(torch.cat([batch["a"], batch["b"]]))
+    rec = G.decode(h[:2], torch.zeros(2))
+    losses = model.phase_losses("G", batch, out).optimise
+    assert set(losses) == {"G/gan", "G/rec", "G/idt", "G/kl", "G/path"}
+    torch.testing.assert_close(losses["G/rec"], 5.0 * Fn.l1_loss(rec, batch["a"]))
+    torch.testing.assert_close(losses["G/idt"], 5.0 * Fn.l1_loss(G.decode(h[2:], torch.ones(2)), batch["b"]))
+    torch.testing.assert_close(losses["G/kl"], 0.01 * h.square().mean())
+    torch.testing.assert_close(out.fake_b, G(batch["a"]))
+    model.train()
+    noisy = model(batch)  # in training the latents get N(0, 1) noise
+    assert not torch.allclose(noisy.fake_b, out.fake_b)
+
+
+def test_path_length_measures_how_the_decoder_moves_along_d():
+    model = _santa()
+    latent = model.G.encode_latent(_batch()["a"])
+    with torch.no_grad():
+        model.G.domain_embedding.weight.copy_(torch.randn(2, 8))
+    energy = model.path_loss(latent)
+    assert energy > 0
+    grads = torch.autograd.grad(energy, [model.G.domain_embedding.weight, model.G.ups[0].norm.fc.weight])
+    assert all(g.abs().sum() > 0 for g in grads)
+    with torch.no_grad():
+        model.G.domain_embedding.weight[1] = model.G.domain_embedding.weight[0]  # the decoder ignores d
+        assert float(model.path_loss(latent)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_coop_stage_runs_on_santa_through_the_contract(data_home):
+    from translate.datasets.sources import resolve_source
+    from translate.engine.stages import build_stages
+
+    cfg = resolve_source(load_config("smoke", [*SANTA, "dataset=demo", "coop.enabled=true", "coop.steps=2",
+                                              "coop.langevin_steps=2"]))
+    networks = build_model(cfg.model)
+    coop, cut = [s.model for s in build_stages(cfg, networks, 6)]
+    assert cut is networks and isinstance(coop, TranslationModel)
+    batch = _batch()
+    out = coop(batch)
+    assert set(out.extra) == {"rec_a", "mu", "latent_a"} and out.revised.shape == batch["a"].shape
+    e = coop.phase_losses("E", batch, out)
+    g = coop.phase_losses("G", batch, out)
+    assert {"G/teach", "G/rec", "G/idt", "G/kl", "G/path"} == set(g.optimise)
+    g.total().backward()
+    assert networks.G.domain_embedding.weight.grad is not None
+    assert torch.isfinite(e.total())
+
+
+def test_santa_config_preset_and_loader():
+    cfg = load_config("santa_demo")
+    assert cfg.model.name == "santa" and cfg.model.ngf == load_config("demo").model.ngf
+    assert isinstance(build_generator(cfg.model), SantaGenerator)  # what apply, eval and the demo load
+    assert type(build_model(load_config("smoke").model)).__name__ == "CUTModel"  # the default is unchanged
+    with pytest.raises(ConfigError, match="CUT-only"):
+        load_config("smoke", [*SANTA, "coop.enabled=true", "coop.steps=2", "coop.switch=calibrate"])
+    with pytest.raises(ConfigError, match="model.santa.lambda_path"):
+        load_config("smoke", [*SANTA, "model.santa.lambda_path=-1"])
+
+
+@pytest.mark.slow
+def test_santa_trains_saves_and_applies(data_home, tmp_path):
+    from translate.engine.trainer import Trainer
+    from translate.runfolder.translator import load_translator
+
+    trainer = Trainer(load_config("smoke", [*SANTA, "dataset=demo", "train.device=cpu", "train.steps=4",
+                                            "coop.enabled=true", "coop.steps=2", "coop.langevin_steps=2"]), tmp_path)
+    trainer.fit()
+    loaded = load_translator(tmp_path / "ckpt" / "latest.pt")
+    G = loaded.G
+    assert isinstance(G, SantaGenerator) and loaded.cfg.model.name == "santa"
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(G(x), trainer.networks.G.eval()(x))
