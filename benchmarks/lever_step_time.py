@@ -60,13 +60,16 @@ def main() -> int:
                 torch.cuda.synchronize()
             if r > 0:  # the first round is the warm-up
                 times[name].append(time.perf_counter() - t)
-    base = statistics.median(times["default"])
     print(f"{args.config}, batch {b} x {size} px, {args.device}, {args.threads} thread(s), {args.rounds} rounds")
-    print("| cell | overrides | median s/step | vs default |\n|---|---|---|---|")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"| {name} | {','.join(cells[name]) or '-'} | {med:.3f} | {med / base:.2f}x |")
+    print(ratio_table({name: statistics.median(ts) for name, ts in times.items()}, cells))
     return 0
+
+
+def ratio_table(medians: dict[str, float], cells: dict[str, list[str]]) -> str:
+    """Markdown rows: each cell's median seconds per step and its ratio to the default cell's."""
+    rows = [f"| {name} | {','.join(cells[name]) or '-'} | {m:.3f} | {m / medians['default']:.2f}x |"
+            for name, m in medians.items()]
+    return "\n".join(["| cell | overrides | median s/step | vs default |", "|---|---|---|---|", *rows])
 
 
 if __name__ == "__main__":
