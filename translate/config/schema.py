@@ -76,7 +76,7 @@ class SantaConfig:
     noise_std: float = 1.0  # σ of the Gaussian noise added to the latents in training (0 = none)
     style_dim: int = 8  # size of the domain embedding that drives the decoder's AdaIN
     path_interval_min: float = 0.05  # half-gap δ between the two compared d's is drawn from [min, max]
-    path_interval_max: float = 0.10
+    path_interval_max: float = 0.10  # (the upper end of that range)
 
 
 @dataclass
