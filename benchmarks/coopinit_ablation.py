@@ -110,7 +110,7 @@ def rescore(out: Path, evaluator: Evaluator) -> int:
         if not ckpt.is_file():
             log.warning("%s: no kept checkpoint (%s); left as it is", result_path.name, ckpt)
             continue
-        G, _ = load_translator(ckpt)
+        G = load_translator(ckpt).G
         result = {**json.loads(result_path.read_text()), **scored(evaluator, G)}
         write_text(json.dumps(result, indent=1), result_path)
         log.info("rescored %s: shape_iou %.3f, mode_accuracy %.3f", result_path.stem, result.get("shape_iou", -1),
