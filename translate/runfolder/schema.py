@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 def save_checkpoint(state: dict, path: str | Path) -> Path:
     """Write ``state`` to ``path`` atomically: a temp file in the same folder, fsync, then os.replace.
 
-    The temp name holds this process's id (``.latest.pt.<pid>.<random>.tmp``), so a later start can tell
-    an orphan of a killed save from a file still being written (runfolder/prepare.py). A failed write
-    (a full disk) leaves the previous file as it was and raises a CheckpointError naming the file.
+    The temp name holds this process's id (``.latest.pt.<pid>.<random>.tmp``), so a later start can tell an
+    orphan of a killed save from a file still being written (translate/atomic.py, remove_stale_temps). A failed
+    write (a full disk) leaves the previous file as it was and raises a CheckpointError naming the file.
     """
     path = Path(path)
     try:
