@@ -109,7 +109,7 @@ def test_choice_lists_come_from_the_config_literals():
 
 
 def test_metric_registry_is_the_one_list():
-    from translate.metrics.names import ALL_METRICS, DEFAULT_METRICS
+    from translate.metrics.registry import ALL_METRICS, DEFAULT_METRICS
     from translate.metrics.registry import FIGURES, METRICS, lower_is_better
     from translate.metrics.summary import METRICS as TABLE
 

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(sub) -> None:
-    from translate.metrics.names import ALL_METRICS, EXTRACTOR_NAMES
+    from translate.config import Features, choices
+    from translate.metrics.registry import ALL_METRICS
 
     p = sub.add_parser("eval", help="evaluate a checkpoint: FID/KID, content preservation, modes",
                        description="Translate the test A images and compare them with test B. FID/KID use "
@@ -29,7 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--split", default="test", help="split to evaluate: SPLITA/ vs SPLITB/ (default: test)")
     p.add_argument("--metrics", help=f"comma-separated subset of {','.join(ALL_METRICS)} (default: all; lpips is "
                                      "skipped with a warning when its weights are missing unless named here)")
-    p.add_argument("--features", default="inception", choices=sorted(EXTRACTOR_NAMES),
+    p.add_argument("--features", default="inception", choices=sorted(choices(Features)),
                    help="feature extractor for FID/KID (default: inception; tiny = offline, labelled)")
     p.add_argument("--out", help="output folder (default: RUN/eval/<checkpoint>_<split>_<features>)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -43,7 +44,7 @@ def add_parser(sub) -> None:
 
 def _parse_metrics(text: str | None) -> tuple[list[str], list[str]]:
     """(metrics, lenient): by default everything, with lpips skipped rather than failing when offline."""
-    from translate.metrics.names import ALL_METRICS
+    from translate.metrics.registry import ALL_METRICS
 
     if not text:
         return list(ALL_METRICS), ["lpips"]

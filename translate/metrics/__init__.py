@@ -1,8 +1,8 @@
 """Evaluation metrics: FID/KID math, feature extractors, content preservation, and the evaluation API.
 
 ``evaluate_translator(G, root, ...)`` is what ``translate eval``, the training hook and benchmarks call.
-The public names load on first use (PEP 562), so that ``translate.metrics.names`` can be imported by the
-CLI without importing torch.
+The public names load on first use (PEP 562), so that the CLI can import ``translate.metrics.registry`` (the
+metric names) without importing torch.
 """
 import importlib
 
