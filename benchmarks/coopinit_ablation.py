@@ -33,8 +33,8 @@ import torch
 from translate.atomic import write_text
 from translate.config import load_config
 from translate.datasets.sources import resolve_source
-from translate.engine.hooks import Hook, ProgressHook
-from translate.engine.trainer import Trainer
+from translate.commands.train import build_trainer
+from translate.events import Hook
 from translate.metrics.evaluate import Evaluator
 
 log = logging.getLogger("coopinit_ablation")
@@ -60,16 +60,16 @@ class StageTimer(Hook):
         self.times: dict[str, list[float]] = {}
         self.t = time.perf_counter()
 
-    def after_step(self, trainer, logs):
+    def after_step(self, ctx, logs):
         now = time.perf_counter()
-        self.times.setdefault(trainer.stage.name, []).append(now - self.t)
+        self.times.setdefault(ctx.stage, []).append(now - self.t)
         self.t = now
 
 
 def train_and_score(cfg, evaluator: Evaluator, run_dir: Path) -> dict:
-    trainer = Trainer(cfg, run_dir)
+    trainer = build_trainer(resolve_source(cfg), run_dir, progress=False)  # as `translate train`, without the line
     timer = StageTimer()
-    trainer.hooks = [h for h in trainer.hooks if not isinstance(h, ProgressHook)] + [timer]
+    trainer.hooks.append(timer)
     t0 = time.perf_counter()
     timer.t = t0
     if not trainer.fit():  # Ctrl-C or SIGTERM: an unfinished run must not be scored as a finished cell

@@ -62,6 +62,7 @@ def main(argv=None) -> int:
 
     from translate.config import load_config
     from translate.datasets.synthetic import ensure_synthetic
+    from translate.engine.run import build_run
     from translate.engine.trainer import Trainer
 
     torch.set_num_threads(1)
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
     cfg = dataclasses.replace(cfg, dataset="", data=dataclasses.replace(cfg.data, root=str(root)))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        trainer = Trainer(cfg, tmp / "run")
+        trainer = Trainer(build_run(cfg, tmp / "run"))
         bs = cfg.data.batch_size
         batches = []
         for s in range(args.steps):
@@ -90,7 +91,7 @@ def main(argv=None) -> int:
         for name in "GDF":
             module = getattr(nets, name)
             module.load_state_dict(map_by_position(module, ref["init"][name], f"reference {name}"))
-        trainer.optimizers = trainer._build_optimizers()  # fresh Adam state over the loaded weights
+        trainer.reset_optimizers()  # fresh Adam state over the loaded weights
         rows = []
         with replayed_randperm(ref["patch_ids"]) as left:
             for s, b in enumerate(batches):

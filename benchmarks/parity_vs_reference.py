@@ -220,7 +220,7 @@ def _with_steps(cfg):
     """The resolved step counts, derived as the Trainer derives them."""
     import dataclasses
 
-    from translate.engine.trainer import resolve_schedule
+    from translate.engine.run import resolve_schedule
 
     total, decay = resolve_schedule(cfg.train, cfg.data.synthetic.n_train, cfg.data.batch_size)
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=total, decay_steps=decay))

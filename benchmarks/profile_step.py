@@ -39,11 +39,13 @@ def _train_config(size: int, device: str, threads: int, extra: list[str]):
 
 def profile_train(size: int, steps: int, warmup: int, device: str, threads: int, extra: list[str]):
     """The real step loop for ``warmup`` + ``steps`` steps; the last ``steps`` are profiled."""
+    from translate.datasets.sources import resolve_source
+    from translate.engine.run import build_run
     from translate.engine.trainer import Trainer
 
     cfg = _train_config(size, device, threads, extra)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, tmp)
+        trainer = Trainer(build_run(resolve_source(cfg), tmp))
         batches = iter(trainer.loader)
 
         def one_step():
@@ -53,8 +55,7 @@ def profile_train(size: int, steps: int, warmup: int, device: str, threads: int,
                 logs = trainer.train_step(batch)
             trainer.step += 1
             with record_function("hooks"):
-                for hook in trainer.hooks:
-                    hook.after_step(trainer, logs)
+                trainer.emit("after_step", logs)
 
         for _ in range(warmup):
             one_step()

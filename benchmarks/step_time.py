@@ -66,16 +66,16 @@ def _sync(device: torch.device) -> None:
 
 def measure(preset: str, variant: str, steps: int, warmup: int, device: str, threads: int = 0) -> dict:
     """One configuration, in this process: seconds per step and memory."""
-    import translate.engine.trainer as trainer_module
     from translate.config import load_config
+    from translate.datasets.sources import resolve_source
+    from translate.engine.run import build_run
+    from translate.engine.trainer import Trainer
 
-    # Speed only: the CPU batch-of-one channels_last guard protects gradients, not timings (docs/benchmarks.md).
-    trainer_module.check_channels_last = lambda *args: None
     cfg = load_config(preset, ["dataset=demo", f"train.device={device}", "train.steps=1000",
                                "data.synthetic.n_train=8", "data.synthetic.n_test=4", f"train.threads={threads}",
                                *_OVERRIDES[variant]])
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = trainer_module.Trainer(cfg, tmp)
+        trainer = Trainer(build_run(resolve_source(cfg), tmp))
     ours, reference = trainer.networks.forward, reference_forward.__get__(trainer.networks)
     size, b = cfg.data.crop_size, cfg.data.batch_size
     batch = {"a": torch.rand(b, 3, size, size) * 2 - 1, "b": torch.rand(b, 3, size, size) * 2 - 1}

@@ -17,14 +17,14 @@ def ctrl_c_at():
     """A factory of trainer hooks that send this process SIGINT after step N, as if the user pressed Ctrl-C."""
     import signal
 
-    from translate.engine.hooks import Hook
+    from translate.events import Hook
 
     class CtrlCAt(Hook):
         def __init__(self, step):
             self.step = step
 
-        def after_step(self, trainer, logs):
-            if trainer.step == self.step:
+        def after_step(self, ctx, logs):
+            if ctx.step == self.step:
                 os.kill(os.getpid(), signal.SIGINT)
 
     return CtrlCAt
@@ -42,11 +42,11 @@ def data_home(tmp_path_factory):
 def smoke_run(data_home, tmp_path_factory):
     """A run folder trained with configs/smoke.yaml (a few steps of tiny networks)."""
     from translate.config import load_config
-    from translate.engine.trainer import Trainer
+    from train_helpers import make_trainer
 
     run_dir = tmp_path_factory.mktemp("smoke-run")
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu"])
-    Trainer(cfg, run_dir).fit()
+    make_trainer(cfg, run_dir).fit()
     return run_dir
 
 

@@ -90,8 +90,10 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
 def test_an_interrupted_run_is_not_recorded_as_a_finished_cell(tmp_path, data_home, monkeypatch, capsys):
     """SIGTERM or Ctrl-C stops the Trainer early (fit() returns False): that run must be trained again on resume,
     not scored at the step it reached and kept as a result."""
+    from translate.engine.trainer import Trainer
+
     ablation = load_script("coopinit_ablation")
-    monkeypatch.setattr(ablation.Trainer, "fit", lambda self: False)
+    monkeypatch.setattr(Trainer, "fit", lambda self: False)
     out = tmp_path / "abl"
     assert ablation.main(["--tiny", "--seeds", "0", "--methods", "cut", "--out", str(out)]) == 130
     assert not list(out.glob("*.json")) and "run the same command to resume" in capsys.readouterr().err

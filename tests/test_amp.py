@@ -13,14 +13,14 @@ import torch
 
 from translate.config import load_config
 from translate.engine.device import resolve_precision
-from translate.engine.trainer import Trainer
+from train_helpers import make_trainer
 
 STEPS = 5
 
 
 def _trainer(tmp_path, *overrides):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", *overrides])
-    return Trainer(cfg, tmp_path)
+    return make_trainer(cfg, tmp_path)
 
 
 def _run(tmp_path, *overrides, steps=STEPS):
@@ -97,7 +97,7 @@ def test_fp16_scaler_state_is_checkpointed(data_home, tmp_path):
     trainer.train_step(next(iter(trainer.loader)))
     trainer.scaler.update(1024.0)
     trainer.save(tmp_path / "ckpt" / "latest.pt")
-    resumed = Trainer(trainer.cfg, tmp_path, resume=True)
+    resumed = make_trainer(trainer.cfg, tmp_path, resume=True)
     assert resumed.scaler.get_scale() == 1024.0
 
 

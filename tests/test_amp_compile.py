@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from translate.config import load_config
-from translate.engine.trainer import Trainer
+from train_helpers import make_trainer
 
 
 def _losses(tmp_path, compile_: bool, steps: int = 2):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", f"train.compile={str(compile_).lower()}"])
-    trainer = Trainer(cfg, tmp_path)
+    trainer = make_trainer(cfg, tmp_path)
     batch = next(iter(trainer.loader))
     return [trainer.train_step(batch) for _ in range(steps)], trainer
 

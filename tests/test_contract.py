@@ -31,10 +31,13 @@ def test_constructor_defaults_equal_the_config_defaults():
 def test_stage_models_conform_to_the_protocol(data_home):
     cfg = load_config("smoke", ["dataset=demo", "coop.enabled=true", "coop.steps=2", "coop.switch=calibrate",
                                 "coop.calib_images=2", "train.steps=6"])
+    from translate.datasets.folder import resolve_layout
     from translate.datasets.sources import resolve_source
 
     networks = build_model(cfg.model)
-    stages = build_stages(resolve_source(cfg), networks, 6)
+    cfg = resolve_source(cfg)
+    files = resolve_layout(cfg.data.root)
+    stages = build_stages(cfg, networks, 6, files)
     models = [s.model for s in stages] + [DWarmup(networks)]
     for m in models:
         assert isinstance(m, TranslationModel), type(m).__name__
@@ -48,7 +51,7 @@ def test_stage_models_conform_to_the_protocol(data_home):
     assert OPTIONAL == ("on_stage_start", "sample_columns", "set_step")
     taught = build_stages(resolve_source(load_config("smoke", [
         "dataset=demo", "coop.enabled=true", "coop.steps=2", "coop.teach_decay_steps=2", "train.steps=6"])),
-        networks, 6)[-1].model
+        networks, 6, files)[-1].model
     assert isinstance(taught, TranslationModel) and optional_member(taught, "set_step") is not None
     assert optional_member(networks, "set_step") is None
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 from translate.runfolder.schema import load_checkpoint
 from translate.config import load_config
-from translate.engine.trainer import Trainer
+from train_helpers import make_trainer
 from translate.errors import ConfigError
 from translate.models.coop import affine_calibration
 
@@ -21,7 +21,7 @@ def _records(run_dir):
 
 @pytest.mark.slow
 def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
-    trainer = Trainer(load_config("smoke", COOP + ["train.sample_every=5"]), tmp_path)
+    trainer = make_trainer(load_config("smoke", COOP + ["train.sample_every=5"]), tmp_path)
     assert [(s.name, s.start, s.end) for s in trainer.stages] == [("coop", 0, 3), ("cut", 3, 6)]
     assert set(trainer.optimizers) == {"E", "G"}
     trainer.fit()
@@ -44,19 +44,19 @@ def test_stage_switch_happens_at_the_configured_step(data_home, tmp_path):
 @pytest.mark.slow
 def test_coop_fraction_sets_the_stage_length(data_home, tmp_path):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "coop.enabled=true", "coop.fraction=0.5"])
-    assert [(s.name, s.start, s.end) for s in Trainer(cfg, tmp_path).stages] == [("coop", 0, 3), ("cut", 3, 6)]
+    assert [(s.name, s.start, s.end) for s in make_trainer(cfg, tmp_path).stages] == [("coop", 0, 3), ("cut", 3, 6)]
 
 
 @pytest.mark.slow
 def test_warmup_and_calibrate_switch_policies(data_home, tmp_path, ctrl_c_at):
     cfg = load_config("smoke", COOP + ["coop.switch=warmup", "coop.warmup_steps=2", "train.steps=7"])
-    trainer = Trainer(cfg, tmp_path / "w")
+    trainer = make_trainer(cfg, tmp_path / "w")
     trainer.fit()
     assert [r["stage"] for r in _records(tmp_path / "w")] == ["coop"] * 3 + ["warmup"] * 2 + ["cut"] * 2
     assert set(_records(tmp_path / "w")[3]) >= {"D/real", "D/fake"} and "G/gan" not in _records(tmp_path / "w")[3]
 
     cfg = load_config("smoke", COOP + ["coop.switch=calibrate", "coop.calib_images=4"])
-    trainer = Trainer(cfg, tmp_path / "c")
+    trainer = make_trainer(cfg, tmp_path / "c")
     last_bias = [m for m in trainer.networks.D.modules() if isinstance(m, torch.nn.Conv2d)][-1].bias
     trainer.hooks.append(ctrl_c_at(3))
     trainer.fit()
@@ -82,14 +82,14 @@ def test_affine_calibration_maps_separated_scores_to_the_targets():
 def test_resume_across_the_switch_matches_a_straight_run(data_home, tmp_path, switch, stop_at, extra, ctrl_c_at):
     cfg = load_config("smoke", COOP + [f"coop.switch={switch}", "coop.warmup_steps=1", "coop.noise=0.5",
                                        "coop.calib_images=2", "train.ckpt_every=100", "train.steps=7"] + extra)
-    straight = Trainer(cfg, tmp_path / "straight")
+    straight = make_trainer(cfg, tmp_path / "straight")
     straight.fit()
-    first = Trainer(cfg, tmp_path / "resumed")
+    first = make_trainer(cfg, tmp_path / "resumed")
     first.hooks.append(ctrl_c_at(stop_at))
     assert first.fit() is False
     first.save(tmp_path / "resumed" / "ckpt" / "latest.pt")
     assert load_checkpoint(tmp_path / "resumed" / "ckpt" / "latest.pt")["stage"] == first.stage.name
-    second = Trainer(cfg, tmp_path / "resumed", resume=True)
+    second = make_trainer(cfg, tmp_path / "resumed", resume=True)
     assert second.step == stop_at and second.stage.name == first.stage.name
     assert second.fit() is True
     a = load_checkpoint(tmp_path / "straight" / "ckpt" / "latest.pt")
@@ -112,4 +112,4 @@ def test_coop_config_errors(data_home, tmp_path):
     with pytest.raises(ConfigError, match="coop.sigma"):
         load_config("smoke", ["coop.sigma=-1"])
     with pytest.raises(ConfigError, match="less than the total"):
-        Trainer(load_config("smoke", COOP + ["train.steps=3"]), tmp_path)
+        make_trainer(load_config("smoke", COOP + ["train.steps=3"]), tmp_path)

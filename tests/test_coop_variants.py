@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from translate.config import load_config
-from translate.engine.trainer import Trainer
+from train_helpers import make_trainer
 from translate.errors import ConfigError
 from translate.models.networks import PatchDiscriminator
 from translate.runfolder.translator import load_translator
@@ -38,14 +38,14 @@ def test_ebm_head_shares_the_trunk_and_leaves_the_gan_head_alone():
 @pytest.mark.slow
 def test_coop_stage_trains_the_ebm_head_and_cut_the_gan_head(data_home, tmp_path, ctrl_c_at):
     cfg = load_config("smoke", COOP + ["model.ebm_head=true"])
-    trainer = Trainer(cfg, tmp_path)
+    trainer = make_trainer(cfg, tmp_path)
     D = trainer.networks.D
     gan0, ebm0 = D.model[-1].weight.detach().clone(), D.ebm_head.weight.detach().clone()
     trainer.hooks.append(ctrl_c_at(3))
     trainer.fit()  # stops at the switch
     assert torch.equal(D.model[-1].weight, gan0) and not torch.equal(D.ebm_head.weight, ebm0)
     ebm3 = D.ebm_head.weight.detach().clone()
-    resumed = Trainer(cfg, tmp_path, resume=True)
+    resumed = make_trainer(cfg, tmp_path, resume=True)
     assert resumed.fit() is True
     D = resumed.networks.D
     assert not torch.equal(D.model[-1].weight, gan0) and torch.equal(D.ebm_head.weight, ebm3)
@@ -57,7 +57,7 @@ def test_coop_stage_trains_the_ebm_head_and_cut_the_gan_head(data_home, tmp_path
 @pytest.mark.slow
 def test_teaching_decays_into_cut_training(data_home, tmp_path):
     cfg = load_config("smoke", COOP + ["coop.teach_decay_steps=2", "train.steps=7"])
-    trainer = Trainer(cfg, tmp_path)
+    trainer = make_trainer(cfg, tmp_path)
     trainer.fit()
     records = _records(tmp_path)
     assert [r["stage"] for r in records] == ["coop"] * 3 + ["cut"] * 4

@@ -11,7 +11,7 @@ from translate.runfolder.schema import load_checkpoint
 from translate.runfolder.translator import load_translator
 from translate.config import load_config
 from translate.engine.distributed import DistInfo, average_gradients, local_device, pick_backend
-from translate.engine.trainer import Trainer
+from train_helpers import make_trainer
 from translate.errors import ConfigError
 
 SMOKE = ["--config", "smoke", "--set", "train.device=cpu", "--set", "train.ema=0.9"]
@@ -69,7 +69,7 @@ def test_two_processes_match_one_process_with_same_global_batch(two_runs, data_h
     # into full lr-sized steps, so the weights are compared by how far training moved them: the runs agree
     # on all but a few percent of it (measured: <= 5 %; without gradient averaging: 58-102 %).
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "data.batch_size=4"])
-    init = Trainer(cfg, tmp_path).networks
+    init = make_trainer(cfg, tmp_path).networks
     for net in ("G", "D", "F"):
         mismatch = _movement_mismatch(a["models"][net], b["models"][net], getattr(init, net).state_dict())
         assert mismatch < 0.15, f"{net}: the 2-process weights differ by {mismatch:.0%} of the training movement"

@@ -1,10 +1,9 @@
 """Evaluation during training: metrics.jsonl, best-checkpoint tracking, and resume."""
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 
+from translate.events import HookContext, SaveCheckpoint
 from translate.metrics.hook import EvalHook, read_metrics
 
 
@@ -19,30 +18,31 @@ class ScriptedEvaluator:
 
 
 class FakeTrainer:
+    """Plays the trainer for one hook: a HookContext at each event; the saves the hook asks for are noted."""
+
     def __init__(self):
-        self.step, self.G_ema = 0, None
-        self.networks = SimpleNamespace(G=torch.nn.Identity())
-        self.stage = SimpleNamespace(name="cut")
+        self.step, self.current_lr = 0, 0.0
         self.saved: list[tuple[str, int]] = []
 
-    def emit(self, event, *args):
-        pass
-
-    def save(self, path: Path):
-        self.saved.append((path.name, self.step))
+    def send(self, hook, event, *args):
+        ctx = HookContext(step=self.step, total_steps=100, stage="cut", lr=self.current_lr, stopped=False,
+                          device=torch.device("cpu"), G=torch.nn.Identity(), generator="G", model=None)
+        for request in getattr(hook, event)(ctx, *args) or ():
+            if isinstance(request, SaveCheckpoint):
+                self.saved.append((request.path.name, self.step))
 
 
 def _run_steps(hook, trainer, steps):
     for _ in range(steps):
         trainer.step += 1
-        hook.after_step(trainer, {})
+        trainer.send(hook, "after_step", {})
 
 
 def test_best_checkpoints_follow_each_metrics_direction(tmp_path):
     figures = [{"kid": 0.5, "gt_psnr": 10.0}, {"kid": 0.3, "gt_psnr": 9.0}, {"kid": 0.4, "gt_psnr": 12.0}]
     trainer, hook = FakeTrainer(), EvalHook(ScriptedEvaluator(figures), tmp_path, 2, ["kid", "gt_psnr"])
     _run_steps(hook, trainer, 6)
-    hook.after_train(trainer)  # step 6 was just evaluated: no second evaluation
+    trainer.send(hook, "after_train")  # step 6 was just evaluated: no second evaluation
     assert trainer.saved == [("best_kid.pt", 2), ("best_gt_psnr.pt", 2), ("best_kid.pt", 4), ("best_gt_psnr.pt", 6)]
     records = read_metrics(tmp_path / "metrics.jsonl")
     assert [r["step"] for r in records] == [2, 4, 6] and records[1]["improved"] == ["kid"]
@@ -82,12 +82,12 @@ def test_a_nan_score_is_written_as_null_and_never_best(tmp_path):
 @pytest.fixture(scope="module")
 def eval_run(data_home, tmp_path_factory):
     from translate.config import load_config
-    from translate.engine.trainer import Trainer
+    from train_helpers import make_trainer
 
     run_dir = tmp_path_factory.mktemp("eval-run")
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.steps=5", "train.eval_every=2",
                                 "eval.features=tiny", "eval.best=[kid, gt_bg_l1]", "eval.n_images=4"])
-    Trainer(cfg, run_dir).fit()
+    make_trainer(cfg, run_dir).fit()
     return run_dir
 
 
@@ -110,10 +110,10 @@ def test_eval_every_does_not_change_training(eval_run, data_home, tmp_path):
     """Evaluation draws no random numbers from the training streams: the weights match a run without it."""
     from translate.runfolder.schema import load_checkpoint
     from translate.config import load_config
-    from translate.engine.trainer import Trainer
+    from train_helpers import make_trainer
 
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.steps=5"])
-    Trainer(cfg, tmp_path).fit()
+    make_trainer(cfg, tmp_path).fit()
     with_eval = load_checkpoint(eval_run / "ckpt" / "latest.pt")["models"]["G"]
     without = load_checkpoint(tmp_path / "ckpt" / "latest.pt")["models"]["G"]
     assert all(torch.equal(with_eval[k], without[k]) for k in without)
@@ -121,12 +121,12 @@ def test_eval_every_does_not_change_training(eval_run, data_home, tmp_path):
 
 def test_bad_eval_config_is_reported(data_home, tmp_path):
     from translate.config import load_config
-    from translate.engine.trainer import Trainer
+    from train_helpers import make_trainer
     from translate.errors import ConfigError
 
     with pytest.raises(ConfigError, match="sharpness"):  # refused as the config loads, before any work
         cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.eval_every=2", "eval.best=[sharpness]"])
-        Trainer(cfg, tmp_path)
+        make_trainer(cfg, tmp_path)
 
 
 def test_tensorboard_option(tmp_path):
@@ -142,7 +142,7 @@ def test_tensorboard_option(tmp_path):
         return
     hook, trainer = TensorBoardHook(tmp_path / "tb", 1), FakeTrainer()
     trainer.step, trainer.current_lr = 1, 1e-4
-    hook.after_step(trainer, {"G/nce": 1.0})
-    hook.on_eval(trainer, {"step": 1, "kid": 0.1, "features": "tiny"})
-    hook.after_train(trainer)
+    trainer.send(hook, "after_step", {"G/nce": 1.0})
+    trainer.send(hook, "on_eval", {"step": 1, "kid": 0.1, "features": "tiny"})
+    trainer.send(hook, "after_train")
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

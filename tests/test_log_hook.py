@@ -8,7 +8,7 @@ from translate.engine.hooks import LogHook
 def test_a_key_logged_on_some_steps_is_averaged_over_those_steps(tmp_path):
     """An interval that straddles the stage switch logs E/* on its first steps only, D/* on its last."""
     hook = LogHook(tmp_path / "log.jsonl", every=4)
-    trainer = SimpleNamespace(step=0, total_steps=8, stage=SimpleNamespace(name="cut"), current_lr=1e-3)
+    trainer = SimpleNamespace(step=0, total_steps=8, stage="cut", lr=1e-3)  # the HookContext fields LogHook reads
     steps = [{"E/gap": -0.2, "G/nce": 1.0}, {"E/gap": -0.4, "G/nce": 2.0}, {"D/real": 0.5, "G/nce": 3.0},
              {"D/real": 0.7, "G/nce": 4.0}]
     for trainer.step, logs in enumerate(steps, start=1):

@@ -6,7 +6,7 @@ import torch
 
 from translate.runfolder.schema import load_checkpoint
 from translate.config import load_config
-from translate.engine.trainer import Trainer
+from train_helpers import make_trainer
 
 
 def _losses(run_dir):
@@ -18,16 +18,16 @@ def _losses(run_dir):
 def test_interrupted_and_resumed_run_matches_a_straight_run(data_home, tmp_path, ctrl_c_at):
     overrides = ["dataset=demo", "train.device=cpu", "train.ckpt_every=100", "train.ema=0.9"]
     cfg = load_config("smoke", overrides)
-    straight = Trainer(cfg, tmp_path / "straight")
+    straight = make_trainer(cfg, tmp_path / "straight")
     assert straight.fit() is True
 
-    first = Trainer(cfg, tmp_path / "resumed")
+    first = make_trainer(cfg, tmp_path / "resumed")
     first.hooks.append(ctrl_c_at(3))
     assert first.fit() is False  # stopped cleanly after finishing step 3
     assert first.step == 3
     first.save(tmp_path / "resumed" / "ckpt" / "latest.pt")
 
-    second = Trainer(cfg, tmp_path / "resumed", resume=True)
+    second = make_trainer(cfg, tmp_path / "resumed", resume=True)
     assert second.step == 3 and second.current_lr == straight.cfg.train.lr
     assert second.fit() is True and second.step == 6
 
@@ -50,7 +50,7 @@ def test_interrupted_and_resumed_run_matches_a_straight_run(data_home, tmp_path,
 @pytest.mark.slow
 def test_lr_schedule_is_constant_then_linear_decay(data_home, tmp_path):
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.steps=6", "train.decay_steps=2"])
-    trainer = Trainer(cfg, tmp_path / "run")
+    trainer = make_trainer(cfg, tmp_path / "run")
     trainer.fit()
     lrs = [json.loads(line)["lr"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     base = cfg.train.lr

@@ -3,7 +3,7 @@ import pytest
 
 from translate.config import load_config
 from translate.engine.optim import lr_factor
-from translate.engine.trainer import resolve_schedule
+from translate.engine.run import resolve_schedule
 
 
 def reference_linear(epoch_1based: int, n_epochs: int, n_epochs_decay: int) -> float:
@@ -41,15 +41,15 @@ def test_steps_alone_keep_an_epoch_presets_decay_share():
 def test_trainer_holds_the_lr_for_an_epoch_with_lr_per_epoch(data_home, tmp_path):
     import json
 
-    from translate.engine.trainer import Trainer
+    from train_helpers import make_trainer
 
     # smoke: 12 A images at batch 2 = 6 steps per epoch; 18 steps, the last 12 (two epochs) decaying
     sets = ["dataset=demo", "train.device=cpu", "train.steps=18", "train.decay_steps=12", "train.lr_per_epoch=true",
             "train.sample_every=0", "train.ckpt_every=0"]
     cfg = load_config("smoke", sets)
-    Trainer(cfg, tmp_path / "run").fit()
+    make_trainer(cfg, tmp_path / "run").fit()
     lrs = [json.loads(line)["lr"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     base = cfg.train.lr
     assert lrs == pytest.approx([base] * 6 + [base * 2 / 3] * 6 + [base / 3] * 6)
     with pytest.raises(Exception, match="whole epochs of 6 steps"):
-        Trainer(load_config("smoke", sets + ["train.steps=10", "train.decay_steps=4"]), tmp_path / "bad")
+        make_trainer(load_config("smoke", sets + ["train.steps=10", "train.decay_steps=4"]), tmp_path / "bad")

@@ -79,13 +79,13 @@ def test_resume_with_another_architecture_names_the_keys(tmp_path, capsys):
 
 
 def test_resume_below_the_checkpoint_step_is_refused_and_keeps_the_file(data_home, tmp_path):
-    from translate.engine.trainer import Trainer
+    from train_helpers import make_trainer
 
     run = _fake_run(tmp_path / "run", step=100)
     before = (run / "ckpt" / "latest.pt").read_bytes()
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu"])
     with pytest.raises(CheckpointError, match="at step 100, beyond train.steps=6"):
-        Trainer(cfg, run, resume=True)
+        make_trainer(cfg, run, resume=True)
     assert (run / "ckpt" / "latest.pt").read_bytes() == before
 
 
@@ -145,15 +145,15 @@ def test_full_disk_during_a_checkpoint_write_keeps_the_previous_one(data_home, t
 
 @pytest.mark.slow
 def test_resume_cuts_a_torn_log_line(data_home, tmp_path):
-    from translate.engine.trainer import Trainer
+    from train_helpers import make_trainer
 
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu", "train.steps=3", "train.decay_steps=0"])
-    Trainer(cfg, tmp_path / "run").fit()
+    make_trainer(cfg, tmp_path / "run").fit()
     log_file = tmp_path / "run" / "log.jsonl"
     with log_file.open("a") as f:
         f.write('{"step": 4, "G/nc')  # a crash in the middle of a write
     cfg = load_config("smoke", ["dataset=demo", "train.device=cpu"])
-    Trainer(cfg, tmp_path / "run", resume=True).fit()
+    make_trainer(cfg, tmp_path / "run", resume=True).fit()
     steps = [json.loads(line)["step"] for line in log_file.read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
 

@@ -117,25 +117,39 @@ def run(args) -> int:
     if args.out and rank0:  # refuse an existing run at once, before any download; nothing is written yet
         check_run_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
     cfg = _build_config(args)
-    # The one resolve_source of a training start (the Trainer keeps a resolved config): a named dataset is
+    # The one resolve_source of a training start (build_run takes the resolved config): a named dataset is
     # fetched, or its absence reported, before torch is imported. Concurrent DDP ranks are safe: the demo set
     # and downloads are written to temp folders and renamed into place.
     cfg = resolve_source(cfg)
     if args.out and rank0:  # only once the data is there: a failed start leaves no empty run folder
         prepare_run_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
     from translate.engine import distributed as dist  # torch is imported only once the config is valid
-    from translate.engine.trainer import Trainer
 
     info = dist.env_info()
     if info.enabled:
         _start_distributed(cfg, info)
     try:
-        return _train(args, cfg, info, Trainer)
+        return _train(args, cfg, info)
     finally:
         dist.destroy_process_group()
 
 
-def _train(args, cfg, info, Trainer) -> int:
+def build_trainer(cfg, run_dir: Path, *, resume: bool = False, rank: int = 0, world_size: int = 1,
+                  progress: bool = True):
+    """The Trainer of ``translate train``: the run's parts (translate/engine/run.py, build_run; ``cfg`` with its
+    data source resolved) with rank 0's evaluation hooks (translate/metrics/hook.py) added."""
+    from translate.engine.run import build_run
+    from translate.engine.trainer import Trainer
+
+    run = build_run(cfg, run_dir, resume=resume, rank=rank, world_size=world_size, progress=progress)
+    if rank == 0:  # metrics load only with the hooks
+        from translate.metrics.hook import build_eval_hooks
+
+        run.hooks += build_eval_hooks(run.cfg, run_dir, run.device, run.step)
+    return Trainer(run)
+
+
+def _train(args, cfg, info) -> int:
     from translate.engine import distributed as dist
 
     name = args.dataset or f"{Path(args.domain_a).name}2{Path(args.domain_b).name}"
@@ -143,7 +157,7 @@ def _train(args, cfg, info, Trainer) -> int:
     run_dir = dist.broadcast_object(run_dir)  # rank 0's choice: the numbered default must agree
     if not args.out and info.rank == 0:
         prepare_run_folder(run_dir)  # a new numbered folder: only checks that it can be written
-    trainer = Trainer(cfg, run_dir, resume=args.resume, rank=info.rank, world_size=info.world_size)
+    trainer = build_trainer(cfg, run_dir, resume=args.resume, rank=info.rank, world_size=info.world_size)
     log.info("run folder: %s | device %s | %s | %d steps (%d decaying) | stage %s at step %d", run_dir,
              trainer.device, str(trainer.dtype).replace("torch.", ""), trainer.total_steps, trainer.decay_steps,
              trainer.stage.name, trainer.step)

@@ -6,11 +6,13 @@ The stage a step belongs to is a pure function of the step, so a resume lands in
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from torch import Tensor
 
 from translate.config import check_coop_fits, coop_steps
+from translate.datasets.folder import fixed_images
 from translate.models.contract import TranslationModel
 
 
@@ -23,8 +25,9 @@ class Stage:
     images: dict[str, Tensor] = field(default_factory=dict)  # fixed images for the model's on_stage_start
 
 
-def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
-    """The stages of a run; ``networks`` is the CUTModel that owns G, D and F."""
+def build_stages(cfg, networks, total_steps: int, train_files: tuple[Sequence, Sequence]) -> list[Stage]:
+    """The stages of a run; ``networks`` is the CUTModel that owns G, D and F, ``train_files`` the training
+    images of domains A and B as the dataset lists them (switch=calibrate fits D on the first ones)."""
     c = cfg.coop
     if not c.enabled:
         return [Stage("cut", networks, 0, total_steps)]
@@ -41,21 +44,12 @@ def build_stages(cfg, networks, total_steps: int) -> list[Stage]:
         stages.append(Stage("warmup", DWarmup(networks), steps, steps + warmup))
     images, cut = {}, networks
     if c.switch == "calibrate":
-        calib_a, calib_b = _calibration_images(cfg, c.calib_images)
+        calib_a, calib_b = (fixed_images(files, c.calib_images, cfg.data.crop_size) for files in train_files)
         images, cut = {"a": calib_a, "b": calib_b}, CalibratedCUT.sharing(networks)
     if c.teach_decay_steps > 0:
         cut = TaughtCUT(cut, coop, steps + warmup, c.teach_decay_steps)
     stages.append(Stage("cut", cut, steps + warmup, total_steps, images=images))
     return stages
-
-
-def _calibration_images(cfg, n: int):
-    """Fixed, RNG-free images of both domains (the first n files, plainly resized) for switch=calibrate."""
-    from translate.datasets.folder import fixed_images, resolve_layout
-
-    d = cfg.data
-    files_a, files_b = resolve_layout(d.root or None, d.domain_a or None, d.domain_b or None, split="train")
-    return fixed_images(files_a, n, d.crop_size), fixed_images(files_b, n, d.crop_size)
 
 
 def stage_at(stages: list[Stage], step: int) -> Stage:

@@ -1,17 +1,21 @@
-"""Evaluation during training: a trainer hook that scores G on a fixed test subset every train.eval_every steps.
+"""Evaluation during training: a hook (translate/events.py) that scores G on a fixed test subset every
+train.eval_every steps.
 
 Each evaluation appends one record to ``RUN/metrics.jsonl`` (step, stage, generator, figures, the feature
 extractor's name) and, for each metric in ``eval.best``, rewrites ``ckpt/best_<metric>.pt`` when the figure
-improves, so best and last checkpoints are both kept and every number names its step.
+improves (it asks the trainer with a SaveCheckpoint request), so best and last checkpoints are both kept and
+every number names its step; then it announces the record (Evaluated) to the other hooks.
 """
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from translate.engine.hooks import Hook
+from translate.config import Config
+from translate.events import Evaluated, Hook, HookContext, Request, SaveCheckpoint
 from translate.metrics.evaluate import Evaluator
 from translate.metrics.registry import FIGURES, lower_is_better
 from translate.records import append_jsonl, read_step_records, rewrite_jsonl
@@ -63,45 +67,46 @@ class EvalHook(Hook):
                 improved.append(m)
         return improved
 
-    def after_step(self, trainer, logs):
-        if trainer.step % self.every == 0:
-            self.evaluate(trainer)
+    def after_step(self, ctx: HookContext, logs):
+        if ctx.step % self.every == 0:
+            yield from self.evaluate(ctx)
 
-    def after_train(self, trainer):
-        if self.last_step != trainer.step and not getattr(trainer, "stopped", False):
-            self.evaluate(trainer)
+    def after_train(self, ctx: HookContext):
+        if self.last_step != ctx.step and not ctx.stopped:
+            yield from self.evaluate(ctx)
 
-    def evaluate(self, trainer) -> dict:
-        G = trainer.G_ema if trainer.G_ema is not None else trainer.networks.G
+    def evaluate(self, ctx: HookContext) -> Iterator[Request]:
+        """Score ctx.G; asks for best_<metric>.pt where a figure improved, then announces the record."""
         t0 = time.perf_counter()
-        result, _ = self.evaluator.run(G)
-        record = {"step": trainer.step, "stage": trainer.stage.name,
-                  "generator": "G_ema" if trainer.G_ema is not None else "G"}
+        result, _ = self.evaluator.run(ctx.G)
+        record = {"step": ctx.step, "stage": ctx.stage, "generator": ctx.generator}
         record.update({k: v for k, v in result.items() if k in FIGURES or k in ("kid_std", "features", "n_images")})
         record["seconds"] = round(time.perf_counter() - t0, 3)
         improved = self._update_best(record)
         for m in improved:
-            trainer.save(self.folder.best(m))
+            yield SaveCheckpoint(self.folder.best(m))
         record["improved"] = improved
         append_jsonl(self.path, record)  # a nan score is written as null: every line stays valid JSON
-        self.last_step = trainer.step
+        self.last_step = ctx.step
         shown = ", ".join(f"{k} {record[k]:.4g}" for k in FIGURES if isinstance(record.get(k), float))
-        log.info("eval at step %d [%s features]: %s%s", trainer.step, record.get("features", "-"), shown,
+        log.info("eval at step %d [%s features]: %s%s", ctx.step, record.get("features", "-"), shown,
                  f" (new best {', '.join(improved)})" if improved else "")
-        trainer.emit("on_eval", record)
-        return record
+        yield Evaluated(record)
 
 
-def build_eval_hooks(trainer) -> list[Hook]:
-    """The hooks the trainer adds for train.eval_every and eval.tensorboard (none when both are off)."""
-    cfg, hooks = trainer.cfg, []
-    e = cfg.eval  # checked by translate.config.validate: names, signs, and a dataset folder with a test split
+def build_eval_hooks(cfg: Config, run_dir: Path, device, start_step: int) -> list[Hook]:
+    """The hooks for train.eval_every and eval.tensorboard (none when both are off), for rank 0's trainer.
+
+    ``device``: where the evaluation networks run (the run's); ``start_step``: the step training starts
+    from (a resume forgets the evaluations after it).
+    """
+    e, hooks = cfg.eval, []  # checked by translate.config.validate: names, signs, a dataset with a test split
     if cfg.train.eval_every > 0:
-        evaluator = Evaluator(cfg.data.root, e.split, e.features, trainer.device, e.batch_size,
-                              e.n_images or None, e.metrics)
-        hooks.append(EvalHook(evaluator, trainer.run_dir, cfg.train.eval_every, e.best, trainer.step))
+        evaluator = Evaluator(cfg.data.root, e.split, e.features, device, e.batch_size, e.n_images or None,
+                              e.metrics)
+        hooks.append(EvalHook(evaluator, run_dir, cfg.train.eval_every, e.best, start_step))
     if e.tensorboard:
         from translate.metrics.tensorboard import TensorBoardHook
 
-        hooks.append(TensorBoardHook(trainer.run_dir / "tb", cfg.train.log_every))
+        hooks.append(TensorBoardHook(Path(run_dir) / "tb", cfg.train.log_every))
     return hooks

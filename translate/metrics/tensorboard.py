@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from translate.engine.hooks import Hook
+from translate.events import Hook
 from translate.errors import ConfigError
 
 
@@ -21,22 +21,22 @@ class TensorBoardHook(Hook):
         self.sums: dict[str, float] = {}
         self.count = 0
 
-    def after_step(self, trainer, logs):
+    def after_step(self, ctx, logs):
         for k, v in logs.items():
             self.sums[k] = self.sums.get(k, 0.0) + v
         self.count += 1
-        if trainer.step % self.every == 0:
+        if ctx.step % self.every == 0:
             for k, v in self.sums.items():
-                self.writer.add_scalar(f"train/{k}", v / self.count, trainer.step)
-            self.writer.add_scalar("train/lr", trainer.current_lr, trainer.step)
+                self.writer.add_scalar(f"train/{k}", v / self.count, ctx.step)
+            self.writer.add_scalar("train/lr", ctx.lr, ctx.step)
             self.sums, self.count = {}, 0
 
-    def on_eval(self, trainer, record: dict) -> None:
+    def on_eval(self, ctx, record: dict) -> None:
         for k, v in record.items():
             if isinstance(v, float) and k != "seconds":
                 tag = f"eval/{k}[{record.get('features')}]" if k.split("_")[0] in ("fid", "kid") else f"eval/{k}"
                 self.writer.add_scalar(tag, v, record["step"])
         self.writer.flush()
 
-    def after_train(self, trainer):
+    def after_train(self, ctx):
         self.writer.close()
