@@ -85,8 +85,9 @@ def _compile_backend(name: str):
 
 def train_row(spec: dict) -> dict:
     """Steps/s of one variant (or of the real loop, ``spec['loop']``) in this process."""
+    from translate.commands.train import build_trainer
+    from translate.datasets.sources import resolve_source
     from translate.engine import distributed as dist
-    from translate.engine.trainer import Trainer
 
     info = dist.env_info()
     device = torch.device(spec["device"])
@@ -98,7 +99,7 @@ def train_row(spec: dict) -> dict:
     original = _compile_backend(spec["compile_backend"]) if spec.get("compile_backend") else None
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            trainer = Trainer(cfg, tmp, rank=info.rank, world_size=info.world_size)
+            trainer = build_trainer(resolve_source(cfg), tmp, rank=info.rank, world_size=info.world_size)
             times, logs = _time_steps(trainer, spec)
     finally:
         if original is not None:

@@ -20,14 +20,16 @@ from coopinit_ablation import split_overrides  # the ablation's --cell form (run
 
 
 def build_trainer(config: str, overrides: list[str], device: str, threads: int):
-    import translate.engine.trainer as trainer_module
     from translate.config import load_config
+    from translate.datasets.sources import resolve_source
+    from translate.engine.run import build_run
+    from translate.engine.trainer import Trainer
 
     cfg = load_config(config, ["dataset=demo", f"train.device={device}", "train.steps=1000", f"train.threads={threads}",
                                "data.synthetic.n_train=8", "data.synthetic.n_test=4", "train.precision=fp32",
                                *overrides])
     with tempfile.TemporaryDirectory() as tmp:
-        return trainer_module.Trainer(cfg, tmp)
+        return Trainer(build_run(resolve_source(cfg), tmp))
 
 
 def parse_cell(spec: str) -> tuple[str, list[str]]:

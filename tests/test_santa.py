@@ -110,11 +110,12 @@ def test_santa_config_preset_and_loader():
 
 @pytest.mark.slow
 def test_santa_trains_saves_and_applies(data_home, tmp_path):
-    from translate.engine.trainer import Trainer
+    from train_helpers import make_trainer
     from translate.runfolder.translator import load_translator
 
-    trainer = Trainer(load_config("smoke", [*SANTA, "dataset=demo", "train.device=cpu", "train.steps=4",
-                                            "coop.enabled=true", "coop.steps=2", "coop.langevin_steps=2"]), tmp_path)
+    trainer = make_trainer(load_config("smoke", [*SANTA, "dataset=demo", "train.device=cpu", "train.steps=4",
+                                                 "coop.enabled=true", "coop.steps=2", "coop.langevin_steps=2"]),
+                           tmp_path)
     trainer.fit()
     loaded = load_translator(tmp_path / "ckpt" / "latest.pt")
     G = loaded.G

@@ -25,9 +25,9 @@ class Stage:
     images: dict[str, Tensor] = field(default_factory=dict)  # fixed images for the model's on_stage_start
 
 
-def build_stages(cfg, networks, total_steps: int, train_files: tuple[Sequence, Sequence]) -> list[Stage]:
+def build_stages(cfg, networks, total_steps: int, train_files: tuple[Sequence, Sequence] | None = None) -> list[Stage]:
     """The stages of a run; ``networks`` is the CUTModel that owns G, D and F, ``train_files`` the training
-    images of domains A and B as the dataset lists them (switch=calibrate fits D on the first ones)."""
+    images of domains A and B as the dataset lists them (coop.switch=calibrate fits D on the first ones)."""
     c = cfg.coop
     if not c.enabled:
         return [Stage("cut", networks, 0, total_steps)]
@@ -44,6 +44,8 @@ def build_stages(cfg, networks, total_steps: int, train_files: tuple[Sequence, S
         stages.append(Stage("warmup", DWarmup(networks), steps, steps + warmup))
     images, cut = {}, networks
     if c.switch == "calibrate":
+        if train_files is None:
+            raise ValueError("build_stages: coop.switch=calibrate needs train_files, the dataset's A and B files")
         calib_a, calib_b = (fixed_images(files, c.calib_images, cfg.data.crop_size) for files in train_files)
         images, cut = {"a": calib_a, "b": calib_b}, CalibratedCUT.sharing(networks)
     if c.teach_decay_steps > 0:
