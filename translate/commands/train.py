@@ -16,7 +16,7 @@ from translate.config import config_to_dict, load_config, merge
 from translate.datasets.sources import DEMO, resolve_source
 from translate.errors import TranslateError
 from translate.runfolder.layout import RunFolder
-from translate.runfolder.prepare import check_run_folder, prepare_run_folder
+from translate.runfolder.prepare import check_run_folder, prepare_run_folder, run_lock
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +121,22 @@ def run(args) -> int:
     # fetched, or its absence reported, before torch is imported. Concurrent DDP ranks are safe: the demo set
     # and downloads are written to temp folders and renamed into place.
     cfg = resolve_source(cfg)
-    if args.out and rank0:  # only once the data is there: a failed start leaves no empty run folder
-        prepare_run_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite)
-    from translate.engine import distributed as dist  # torch is imported only once the config is valid
-
-    info = dist.env_info()
-    if info.enabled:
-        _start_distributed(cfg, info)
+    lock = run_lock(Path(args.out)) if args.out and rank0 else None  # one training per folder, held till the end
     try:
-        return _train(args, cfg, info)
+        if lock is not None:  # only once the data is there: a failed start leaves no empty run folder
+            prepare_run_folder(Path(args.out), resume=args.resume, overwrite=args.overwrite, lock=lock)
+        from translate.engine import distributed as dist  # torch is imported only once the config is valid
+
+        info = dist.env_info()
+        if info.enabled:
+            _start_distributed(cfg, info)
+        try:
+            return _train(args, cfg, info, lock)
+        finally:
+            dist.destroy_process_group()
     finally:
-        dist.destroy_process_group()
+        if lock is not None:
+            lock.release()
 
 
 def build_trainer(cfg, run_dir: Path, *, resume: bool = False, rank: int = 0, world_size: int = 1,
@@ -149,14 +154,42 @@ def build_trainer(cfg, run_dir: Path, *, resume: bool = False, rank: int = 0, wo
     return Trainer(run)
 
 
-def _train(args, cfg, info) -> int:
+def _claim_default_run_dir(name: str, preset: str, lock_box: list) -> Path:
+    """A new numbered runs/<name>_<preset>[_N], locked for this process: a training started at the same
+    moment takes the next number rather than the same folder."""
+    for _ in range(1000):
+        run_dir = _default_run_dir(name, preset, False)
+        lock = run_lock(run_dir)
+        try:
+            prepare_run_folder(run_dir, lock=lock)
+        except TranslateError:
+            if lock.held or not run_dir.is_dir():
+                lock.release()
+                raise  # not a race with another start (a read-only disk, for instance)
+            continue  # another start took this number first
+        lock_box.append(lock)
+        return run_dir
+    raise TranslateError(f"runs/{name}_{preset}: no free numbered folder; give --out")
+
+
+def _train(args, cfg, info, lock=None) -> int:
     from translate.engine import distributed as dist
 
     name = args.dataset or f"{Path(args.domain_a).name}2{Path(args.domain_b).name}"
-    run_dir = Path(args.out) if args.out else _default_run_dir(name, cfg.preset, False)
+    held = [lock] if lock is not None else []
+    run_dir = Path(args.out) if args.out else None
+    if run_dir is None and info.rank == 0:
+        run_dir = _claim_default_run_dir(name, cfg.preset, held)
     run_dir = dist.broadcast_object(run_dir)  # rank 0's choice: the numbered default must agree
-    if not args.out and info.rank == 0:
-        prepare_run_folder(run_dir)  # a new numbered folder: only checks that it can be written
+    try:
+        return _fit(args, cfg, info, run_dir)
+    finally:
+        if not args.out:
+            for held_lock in held:
+                held_lock.release()
+
+
+def _fit(args, cfg, info, run_dir: Path) -> int:
     trainer = build_trainer(cfg, run_dir, resume=args.resume, rank=info.rank, world_size=info.world_size)
     log.info("run folder: %s | device %s | %s | %d steps (%d decaying) | stage %s at step %d", run_dir,
              trainer.device, str(trainer.dtype).replace("torch.", ""), trainer.total_steps, trainer.decay_steps,
