@@ -26,6 +26,7 @@ from PIL import Image
 
 from translate.config import Preprocess, choices
 from translate.errors import ConfigError
+from translate.extras import install_hint
 from translate.datasets.imageio import pil_to_tensor
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,8 @@ class Albumentations:
         try:
             import albumentations as A
         except ImportError:
-            raise ConfigError("data.augment needs the albumentations package (pip install 'translate[augment]' "
-                              "or pip install albumentations), or set data.augment=null") from None
+            raise ConfigError("data.augment needs the albumentations package, from the optional extra 'augment': "
+                              f"{install_hint('augment')}, or set data.augment=null") from None
         if isinstance(spec, list):
             spec = {"__class_fullname__": "Compose", "transforms": spec}
         if "transform" not in spec:

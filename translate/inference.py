@@ -13,7 +13,7 @@ its ``multiple``, so ``translate.apply.translate_tensor`` takes either. Backends
 - ``compile``: ``torch.compile(G)``; minutes of compilation on CPU before the first image, and again for
   every new image size.
 - ``onnxruntime``: G exported to ONNX (dynamic batch, height and width) and run by ONNX Runtime's CPU
-  provider; needs the optional extra ``pip install 'translate[onnx]'``.
+  provider; needs the optional extra ``onnx`` (``pip install -e ".[onnx]"``; translate/extras.py).
 
 ``auto`` is the fastest backend measured on each kind of device (docs/benchmarks.md, "Apply backends", from
 ``benchmarks/inference_paths.py`` and ``benchmarks/vs_reference.py``): ``bf16`` on CPUs with AMX bf16 units,
@@ -30,6 +30,7 @@ from collections.abc import Callable
 import torch
 
 from translate.errors import TranslateError
+from translate.extras import require
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def export_onnx(G: torch.nn.Module, opset: int = 17) -> bytes:
     Uses the TorchScript-based exporter, which needs no extra package and handles G's reflection padding
     and blur crops with symbolic sizes; inputs must still be multiples of G's ``multiple``, as for G.
     """
+    require("onnx", "onnx", "ONNX export (translate export --format onnx, apply --backend onnxruntime)")
     G = G.eval().cpu()
     x = torch.zeros(1, 3, 64, 64)
     axes = {0: "batch", 2: "height", 3: "width"}
@@ -108,11 +110,7 @@ def export_onnx(G: torch.nn.Module, opset: int = 17) -> bytes:
 
 def onnx_session_fn(model: bytes, threads: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function running the ONNX ``model`` with ONNX Runtime on the CPU."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise TranslateError("--backend onnxruntime needs ONNX Runtime: pip install 'translate[onnx]' "
-                             "(or use --backend torch)") from None
+    ort = require("onnxruntime", "onnx", "--backend onnxruntime (or use --backend torch)")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.log_severity_level = 3  # errors only: its shape-inference warnings are not the user's business
