@@ -35,6 +35,7 @@ from PIL import Image
 from translate.atomic import remove_stale_temps
 from translate.config import SyntheticConfig
 from translate.errors import ConfigError, DataError
+from translate.locks import cache_lock
 from translate.paths import data_root
 
 log = logging.getLogger(__name__)
@@ -282,14 +283,23 @@ def synthetic_dir(cfg: SyntheticConfig, root: Path | None = None) -> Path:
 def ensure_synthetic(cfg: SyntheticConfig, root: Path | None = None) -> Path:
     """The demo dataset folder for ``cfg``, generated on first use and cached by a hash of ``cfg``.
 
-    It is generated in a hidden temp folder next to the target and renamed into place, so an interrupted
-    run never leaves half a dataset, and concurrent runs (DDP ranks, parallel tests) end up with one copy.
+    It is generated in a hidden temp folder next to the target and renamed into place (``labels.json``, written
+    last, marks it complete), so an interrupted run never leaves half a dataset. Concurrent runs (DDP ranks, a
+    sweep of trainings, parallel tests) generate it once: the first holds ``.demo-<key>.lock`` in the data root
+    (translate/locks.py) and the others wait for it, for a bounded time, then use its copy. The next run
+    removes the temp folder of a generation that was killed.
     """
     final = synthetic_dir(cfg, root)
     if (final / "labels.json").is_file():
         return final
     try:
-        return _generate_into(cfg, final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with cache_lock(final.parent / f".{final.name}.lock", f"the demo dataset {final}"):
+            if (final / "labels.json").is_file():  # another process generated it while this one waited
+                return final
+            # Temp folders of killed generations: every generator holds this lock, so none is running.
+            remove_stale_temps(final.parent, re.compile(rf"^\.{re.escape(final.name)}\.tmp-"), locked=True)
+            return _generate_into(cfg, final)
     except OSError as e:  # the data root is read-only, full, or under a file
         where = e.filename or final.parent
         raise DataError(f"cannot write the demo dataset into the data root {final.parent} ({where}: "
@@ -297,8 +307,6 @@ def ensure_synthetic(cfg: SyntheticConfig, root: Path | None = None) -> Path:
 
 
 def _generate_into(cfg: SyntheticConfig, final: Path) -> Path:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(final.parent, re.compile(rf"^\.{re.escape(final.name)}\.tmp-"))  # left by interrupted runs
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         t0 = time.perf_counter()
@@ -310,7 +318,7 @@ def _generate_into(cfg: SyntheticConfig, final: Path) -> Path:
         except OSError:
             if not (final / "labels.json").is_file():
                 raise
-            # Another process finished first; its copy is identical.
+            # Another process finished first (one without the lock: no fcntl); its copy is identical.
         log.info("generated the synthetic dataset in %s (%.1f s)", final, time.perf_counter() - t0)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,20 +11,19 @@ build their folders. The data root is ``--data-root``, else ``$TRANSLATE_DATA``,
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from translate.atomic import remove_stale_temps
 from translate.datasets.download import ChecksumError, DownloadError, download_file, safe_extract, sha256_file
 from translate.errors import DataError
+from translate.locks import cache_lock
 from translate.paths import data_root
 
 log = logging.getLogger(__name__)
@@ -234,8 +233,9 @@ def ensure_dataset(name: str, root: str | os.PathLike | None = None, *, progress
                         + manual_instructions(name, base))
     try:
         base.mkdir(parents=True, exist_ok=True)
-        with _locked(base / f".{name}.lock"):
-            if is_present(name, base):  # another process (a DDP rank, a parallel run) finished it meanwhile
+        # One process downloads and extracts; the others (DDP ranks, a sweep's runs) wait, bounded, then use it.
+        with cache_lock(base / f".{name}.lock", f"the dataset {name} in {base}"):
+            if is_present(name, base):  # another process finished it meanwhile
                 return final
             return _fetch(entry, base, progress, keep_zip)
     except OSError as e:  # the data root is read-only, full, or not a folder
@@ -244,25 +244,10 @@ def ensure_dataset(name: str, root: str | os.PathLike | None = None, *, progress
                         "one with --data-root DIR or $TRANSLATE_DATA, or free some space") from None
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock, so concurrent processes download a dataset once (no-op without fcntl)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock; the atomic renames still keep each file whole
-        yield
-        return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _fetch(entry: ZooEntry, base: Path, progress: bool, keep_zip: bool) -> Path:
     name, final = entry.name, base / entry.name
-    remove_stale_temps(base, re.compile(rf"^\.{re.escape(name)}\.extract-"))  # left by killed runs
+    # Left by killed runs: every extraction holds the dataset's lock, so none is running.
+    remove_stale_temps(base, re.compile(rf"^\.{re.escape(name)}\.extract-"), locked=True)
     expected = load_checksums(base).get(name, {}).get("sha256")
     try:
         zip_path, digest = _obtain_zip(entry, base, expected, progress)

@@ -74,7 +74,7 @@ def test_a_killed_holder_is_detected_and_taken_over(holder, tmp_path, caplog):
             check_run_folder(run, resume=True)  # and now this process is the one others are told about
     finally:
         lock.release()
-    assert (run / LOCK_NAME).read_text() == "" and held_by(run / LOCK_NAME) is None  # a clean end empties it
+    assert not (run / LOCK_NAME).exists() and held_by(run / LOCK_NAME) is None  # a clean end removes it
 
 
 def test_the_lock_is_taken_before_overwrite_deletes_anything(tmp_path):
@@ -116,3 +116,28 @@ def test_without_fcntl_the_pid_record_is_the_lock(holder, tmp_path, monkeypatch)
     assert held_by(run / LOCK_NAME) is None and lock.try_acquire()
     assert lock.previous.pid == proc.pid
     lock.release()
+
+
+COUNT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from translate.locks import FileLock
+    counter = Path(sys.argv[1])
+    for _ in range(25):
+        lock = FileLock(str(counter) + ".lock").acquire(wait_s=60)
+        counter.write_text(str(int(counter.read_text()) + 1))  # a lost update if two held it at once
+        lock.release()  # removes the lock file: a waiter on the removed file must start again
+""")
+
+
+def test_processes_taking_turns_never_hold_it_together(tmp_path):
+    counter = tmp_path / "n"
+    counter.write_text("0")
+    procs = [subprocess.Popen([sys.executable, "-c", COUNT, str(counter)]) for _ in range(6)]
+    try:
+        assert [p.wait(timeout=120) for p in procs] == [0] * 6
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert counter.read_text() == "150" and not (tmp_path / "n.lock").exists()

@@ -76,11 +76,14 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(folder: str | Path, pattern: re.Pattern = TEMP_NAME, now: float | None = None) -> list[Path]:
+def remove_stale_temps(folder: str | Path, pattern: re.Pattern = TEMP_NAME, now: float | None = None,
+                       locked: bool = False) -> list[Path]:
     """Delete the orphaned temps in ``folder`` whose names ``pattern`` matches (files, or folders with all in them).
 
     A temp is an orphan when its writer is gone and a minute passed (where the name holds the writer's pid, as
     a ``pid`` group of ``pattern``), or when an hour passed. Younger temps may belong to a process still writing.
+    ``locked``: the caller holds the lock (translate/locks.py) that every writer of these temps holds while it
+    writes, so each one is an orphan whatever its age.
     """
     folder, now = Path(folder), time.time() if now is None else now
     removed: list[Path] = []
@@ -93,7 +96,7 @@ def remove_stale_temps(folder: str | Path, pattern: re.Pattern = TEMP_NAME, now:
         age = now - path.stat().st_mtime
         pid = match.groupdict().get("pid")
         writer_gone = pid is not None and int(pid) != os.getpid() and not _process_alive(int(pid))
-        if (writer_gone and age > DEAD_WRITER_AGE_S) or age > ANY_WRITER_AGE_S:
+        if locked or (writer_gone and age > DEAD_WRITER_AGE_S) or age > ANY_WRITER_AGE_S:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed.append(path)
     if removed:

@@ -3,8 +3,8 @@
 A lock is ``fcntl.flock`` on a small lock file; the holder writes its pid, start time and command into it, so
 the one who is refused can say who holds it. The operating system drops the lock when its process ends, even
 by ``kill -9``, so a lock is never stale: a record left by a killed holder is detected (its pid is gone) and
-taken over. A holder that ends normally empties the record. The lock files themselves are kept (removing one
-while another process waits on it would let two hold it).
+taken over. A holder that ends normally removes the file while it still holds the lock; a waiter that then
+gets the lock on the removed file sees that the path no longer names it, and starts again.
 
 Users: ``translate train`` (one training per run folder: runfolder/prepare.py) and the caches several
 processes may fill at once (the synthetic demo set, zoo downloads, cached evaluation features), where the
@@ -111,16 +111,10 @@ class FileLock:
         """Take the lock if free; False when another live process holds it. Raises OSError if the file cannot be made."""
         if self._fh is not None:
             return True
-        fh = open(self.path, "a+")
+        fh = self._open_locked()
+        if fh is None:
+            return False
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError as e:
-                    if _would_block(e):
-                        fh.close()
-                        return False
-                    raise
             fh.seek(0)
             previous = _parse(fh.read())
             if fcntl is None and previous and previous.pid != os.getpid() and pid_alive(previous.pid):
@@ -139,6 +133,27 @@ class FileLock:
         self._fh = fh
         return True
 
+    def _open_locked(self) -> IO | None:
+        """The lock file, open and flocked (without fcntl: just open); None when another process holds it."""
+        while True:
+            fh = open(self.path, "a+")
+            if fcntl is None:
+                return fh
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                fh.close()
+                if _would_block(e):
+                    return None
+                raise
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fh
+            fh.close()  # the holder removed this file as it released it: lock the path's new file
+
     def acquire(self, wait_s: float = 0.0, what: str = "", on_wait=None) -> "FileLock":
         """Take the lock, waiting up to ``wait_s`` seconds; LockHeld (one line naming the holder) after that.
 
@@ -150,8 +165,8 @@ class FileLock:
             if time.monotonic() >= deadline:
                 holder = self.holder()
                 who = holder.describe() if holder else "another process"
-                raise LockHeld(f"{what or self.path} is in use by {who}" + (
-                    f" (waited {wait_s:.0f} s)" if wait_s >= 1 else "") + f"; lock file {self.path}", holder)
+                waited_s = f", waited {wait_s:.0f} s" if wait_s >= 1 else ""
+                raise LockHeld(f"{what or self.path} is in use by {who} (lock file {self.path}{waited_s})", holder)
             if not waited and on_wait is not None:
                 on_wait(self.holder())
             waited = True
@@ -159,15 +174,18 @@ class FileLock:
         return self
 
     def release(self) -> None:
-        """Empty the record and drop the lock (a no-op when not held)."""
+        """Remove the lock file and drop the lock (a no-op when not held)."""
         fh, self._fh = self._fh, None
         if fh is None:
             return
         try:
-            fh.seek(0)
-            fh.truncate()
+            self.path.unlink()  # while still held: a waiter that gets this file's lock sees it is gone
         except OSError:
-            pass
+            try:
+                fh.seek(0)
+                fh.truncate()  # cannot remove it (a read-only folder?): an empty record is a free lock
+            except OSError:
+                pass
         finally:
             fh.close()  # closing the file drops the flock
 
@@ -223,14 +241,14 @@ def cache_lock(path: str | Path, what: str, wait_s: float | None = None) -> Iter
     limit = wait_seconds() if wait_s is None else wait_s
 
     def waiting(holder: Holder | None) -> None:
-        log.info("waiting for %s to finish %s (up to %.0f s)", holder.describe() if holder else "another process",
-                 what, limit)
+        log.info("%s is being written by %s; waiting for it (up to %.0f s)", what,
+                 holder.describe() if holder else "another process", limit)
 
     try:
         lock.acquire(limit, what, on_wait=waiting)
     except LockHeld as e:
-        raise LockHeld(f"{e}; it may still be working: run again later, or wait longer with {WAIT_ENV}=SECONDS",
-                       e.holder) from None
+        raise LockHeld(f"{e}; it may still be writing it: run again later, or wait longer with "
+                       f"{WAIT_ENV}=SECONDS", e.holder) from None
     try:
         yield lock
     finally:

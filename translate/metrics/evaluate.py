@@ -6,6 +6,7 @@ Reference (test B) features are cached on disk per extractor, dataset folder, sp
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -57,21 +58,62 @@ def _files_key(root: Path, files: Sequence[Path], split: str, size: int) -> str:
     return h.hexdigest()[:16]
 
 
+def _cached(path: Path) -> np.ndarray | None:
+    """The features cached at ``path``, or None when absent or unreadable (then recomputed and replaced)."""
+    if not path.is_file():
+        return None
+    try:
+        feats = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        log.warning("ignoring the unreadable cached features %s (%s); computing them again", path, e)
+        return None
+    if feats.ndim != 2:
+        log.warning("ignoring the cached features %s (shape %s); computing them again", path, feats.shape)
+        return None
+    log.info("reference features from cache: %s", path)
+    return feats
+
+
 def reference_features(extractor: FeatureExtractor, root: Path, files: Sequence[Path], split: str, size: int,
                        batch_size: int) -> np.ndarray:
-    """Features of the real B images, from the cache when the same extractor has seen the same files."""
+    """Features of the real B images, from the cache when the same extractor has seen the same files.
+
+    Evaluations started together compute them once: the first holds the entry's lock (translate/locks.py),
+    the others wait and read its file. A file that does not load (a disk error) is computed again.
+    """
     cache_id = getattr(extractor, "cache_id", None)
+    if not cache_id:
+        return _compute_features(extractor, files, size, batch_size)
     path = stats_cache_dir() / f"{cache_id}-{root.name}-{split}B-{_files_key(root, files, split, size)}.npy"
-    if cache_id and path.is_file():
-        log.info("reference features from cache: %s", path)
-        return np.load(path)
+    feats = _cached(path)
+    if feats is not None:
+        return feats
+    from translate.locks import cache_lock
+
+    with contextlib.ExitStack() as held:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            held.enter_context(cache_lock(path.parent / f".{path.name}.lock", f"the cached features {path}"))
+        except OSError as e:  # a read-only cache folder: compute them without caching
+            log.warning("cannot cache reference features in %s (%s)", path.parent, e.strerror or e)
+            return _compute_features(extractor, files, size, batch_size)
+        feats = _cached(path)  # computed by another evaluation while this one waited
+        if feats is None:
+            for orphan in path.parent.glob(f".{path.name}.*.tmp"):  # a killed writer's (the lock is ours)
+                orphan.unlink(missing_ok=True)
+            feats = _compute_features(extractor, files, size, batch_size)
+            try:
+                with atomic_open(path) as fh:  # parallel evaluations never read half a file
+                    np.save(fh, feats)
+            except OSError as e:
+                log.warning("cannot cache reference features in %s (%s)", path, e.strerror or e)
+        return feats
+
+
+def _compute_features(extractor: FeatureExtractor, files: Sequence[Path], size: int, batch_size: int) -> np.ndarray:
     chunks = [extract_features(extractor, load_images(files[i:i + batch_size], size), batch_size)
               for i in range(0, len(files), batch_size)]  # file by file chunk: a large test B never sits in memory
-    feats = np.concatenate(chunks)
-    if cache_id:
-        with atomic_open(path) as fh:  # parallel evaluations never read half a file
-            np.save(fh, feats)
-    return feats
+    return np.concatenate(chunks)
 
 
 def _mode_coverage_fn():
