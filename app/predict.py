@@ -42,6 +42,7 @@ class Limits:
     max_pixels: int = 50_000_000  # images above this are refused before decoding (decompression bombs)
     max_batch: int = 32  # images per batch request
     max_refine_steps: int = 50  # upper end of the refinement slider
+    max_queue: int = 16  # jobs waiting behind the running one; more are refused with "the queue is full"
 
 
 @dataclass

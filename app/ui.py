@@ -67,7 +67,8 @@ def limits_text(limits: Limits) -> str:
            f"{limits.max_side} px before translation (the output has the downscaled size). "
            if limits.max_side > 0 else "Images are translated at full resolution. ")
     return (f"{cap}Uploads up to **{limits.max_upload_mb:g} MB** and {limits.max_pixels / 1e6:.0f} megapixels; "
-            f"batches up to {limits.max_batch} images. Jobs run one at a time in a queue.")
+            f"batches up to {limits.max_batch} images. Jobs run one at a time in a queue of up to "
+            f"{limits.max_queue}; when it is full, try again in a moment.")
 
 
 def _header(device_text: str) -> None:
@@ -126,10 +127,11 @@ def _no_checkpoints(catalog: CheckpointCatalog) -> str:
 
 
 def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = None, *, device: str = "auto",
-               limits: Limits = Limits(), n_examples: int = 8, max_queue: int = 16) -> gr.Blocks:
+               limits: Limits = Limits(), n_examples: int = 8, max_queue: int | None = None) -> gr.Blocks:
     """The demo page for checkpoints in ``runs_dir`` (default ``runs/``) or the single checkpoint ``ckpt``.
 
-    Returns the ``gr.Blocks`` with its queue configured (one job at a time, ``max_queue`` waiting) and
+    Returns the ``gr.Blocks`` with its queue configured (one job at a time, ``max_queue`` waiting, default
+    ``limits.max_queue``; more are refused with a message) and
     does not launch it. Only checkpoints found there can be chosen; the page never sends a path.
     """
     if runs_dir is None and ckpt is None:
@@ -171,6 +173,6 @@ def build_demo(runs_dir: str | Path | None = None, ckpt: str | Path | None = Non
                  concurrency_limit=1, concurrency_id=CONCURRENCY_ID)
         bgo.click(h.translate_many, [files, picker, refine], [bgallery, bzip, bstatus], api_name="translate_batch",
                   concurrency_limit=1, concurrency_id=CONCURRENCY_ID)
-    demo.queue(max_size=max_queue, default_concurrency_limit=1)
+    demo.queue(max_size=limits.max_queue if max_queue is None else max_queue, default_concurrency_limit=1)
     demo.translator = h.translator  # for embedding code and tests: the service behind the page
     return demo

@@ -58,8 +58,9 @@ def _read_while_writing(run: Path, state: dict, atomic: bool, seconds: float = 1
     ckpt, problems, reads = run / "ckpt" / "latest.pt", [], 0
     catalog = CheckpointCatalog(runs_dir=run.parent)
     with Writer(state, ckpt, atomic) as writer:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline or writer.saves < 3:
+        start = time.monotonic()
+        # At least `seconds`, 3 reads and 3 saves (a loaded machine is slow), at most a minute.
+        while time.monotonic() - start < 60 and (time.monotonic() - start < seconds or reads < 3 or writer.saves < 3):
             try:
                 loaded = load_checkpoint(run)  # apply, eval and export read through load_checkpoint
                 G, _ = load_translator(ckpt)
@@ -74,6 +75,8 @@ def _read_while_writing(run: Path, state: dict, atomic: bool, seconds: float = 1
             except CheckpointError as e:
                 problems.append(str(e))
             reads += 1
+        saves = writer.saves
+    assert saves >= 3, "the writer barely wrote: the reads did not overlap the writes"
     return reads, problems
 
 

@@ -24,6 +24,8 @@ def add_parser(sub) -> None:
     p.add_argument("--max-side", type=int, default=1024, metavar="PX",
                    help="resolution cap: larger images are downscaled to this longer side (0 = no cap)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB", help="upload size limit")
+    p.add_argument("--max-queue", type=int, default=16, metavar="N",
+                   help="requests that may wait behind the running one; more are refused with a message (default 16)")
     p.set_defaults(run=run)
 
 
@@ -35,7 +37,9 @@ def run(args) -> int:
         raise TranslateError(f"--port: expected 1 to 65535, got {args.port}")
     if args.max_side < 0 or args.max_upload_mb <= 0:
         raise TranslateError("--max-side must be 0 or more and --max-upload-mb positive")
-    limits = Limits(max_side=args.max_side, max_upload_mb=args.max_upload_mb)
+    if args.max_queue < 1:
+        raise TranslateError(f"--max-queue: expected 1 or more, got {args.max_queue}")
+    limits = Limits(max_side=args.max_side, max_upload_mb=args.max_upload_mb, max_queue=args.max_queue)
     ckpt = None if args.runs else resolve_checkpoint(args.ckpt or NAME)
     launch_demo(args.runs, ckpt, host=args.host, port=args.port, share=args.share, device=args.device,
                 limits=limits)
