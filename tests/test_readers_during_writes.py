@@ -63,7 +63,7 @@ def _read_while_writing(run: Path, state: dict, atomic: bool, seconds: float = 1
         while time.monotonic() - start < 60 and (time.monotonic() - start < seconds or reads < 3 or writer.saves < 3):
             try:
                 loaded = load_checkpoint(run)  # apply, eval and export read through load_checkpoint
-                G, _ = load_translator(ckpt)
+                G = load_translator(ckpt).G
                 info = read_checkpoint_info(ckpt, run.name)  # the picker's metadata read (memory-mapped)
                 entries = catalog.scan()
                 if not (loaded["step"] >= 1000 or loaded["step"] == state["step"]) or abs(_g_sum(loaded) - want) > 1e-6:
