@@ -130,6 +130,7 @@ COUNT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # six processes: about 3 s
 def test_processes_taking_turns_never_hold_it_together(tmp_path):
     counter = tmp_path / "n"
     counter.write_text("0")
