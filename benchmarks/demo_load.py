@@ -3,9 +3,10 @@
 Usage: python benchmarks/demo_load.py [--ckpt demo] [--concurrent 20] [--batches 5] [--batch-size 4]
                                       [--sequential 500] [--size 64] [--json PATH]
 
-Phases, each waiting for the last: ``--concurrent`` single-image requests sent at once (large images, so they
-pile up in the queue and the page's bound, 16 waiting plus one running, is reached), ``--batches`` batch requests
-at once, then ``--sequential`` single-image requests in a row. Every request must be answered (an output file)
+Phases, each waiting for the last: ``--concurrent`` single-image requests sent at once, just after one batch
+request (``--blocker`` images) that keeps the single worker busy, so they pile up in the queue and its bound
+(``--max-queue`` waiting; more are refused) is reached; ``--batches`` batch requests at once; then
+``--sequential`` single-image requests in a row. Every request must be answered (an output file)
 or refused with a clear message (the queue is full); anything else counts as a failure. The server's resident
 memory (VmRSS, from /proc) is sampled through the sequential phase; its peak (VmHWM) and its growth after a
 warm-up are reported with the median and 95th-percentile latency. The client stops by itself: each request has
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -100,30 +102,52 @@ class Load:
 
         return self._call(lambda: client.submit(handle_file(str(path)), self.label, 0, api_name="/translate"))
 
-    def batch(self, client, paths: list[Path]) -> dict:
+    def batch(self, client, paths: list[Path], running: threading.Event | None = None) -> dict:
+        """One batch request; ``running`` is set once the server processes it (or it ended)."""
         from gradio_client import handle_file
 
         files = [handle_file(str(p)) for p in paths]
-        return self._call(lambda: client.submit(files, self.label, 0, api_name="/translate_batch"))
+        return self._call(lambda: client.submit(files, self.label, 0, api_name="/translate_batch"), running)
 
-    def _call(self, submit) -> dict:
+    def _call(self, submit, running: threading.Event | None = None) -> dict:
         t0 = time.perf_counter()
         try:
-            result = submit().result(timeout=self.timeout)
+            job = submit()
+            while running is not None and not job.done() and job.status().code.name not in ("PROCESSING", "FINISHED"):
+                time.sleep(0.02)
+            if running is not None:
+                running.set()
+            result = job.result(timeout=self.timeout)
         except Exception as e:  # noqa: BLE001 - every failure is classified and reported, none stops the run
-            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            kind = "refused" if QUEUE_FULL in text.lower() else "failed"
-            return {"outcome": kind, "message": text[:200], "seconds": time.perf_counter() - t0}
+            if running is not None:
+                running.set()
+            return self._failure(e, t0)
         ok = isinstance(result, (list, tuple)) and bool(result) and bool(result[0])
         return {"outcome": "answered" if ok else "failed", "message": "" if ok else f"empty result {result!r}"[:200],
                 "seconds": time.perf_counter() - t0}
 
+    @staticmethod
+    def _failure(e: Exception, t0: float) -> dict:
+        """A refusal (the queue is full: a clear message) or a failure (anything else)."""
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        kind = "refused" if QUEUE_FULL in text.lower() else "failed"
+        return {"outcome": kind, "message": text[:200], "seconds": time.perf_counter() - t0}
 
-def concurrent(load: Load, jobs: list, fn) -> list[dict]:
-    """``fn(client, job)`` for every job at once, each from its own thread and client."""
+
+def concurrent(load: Load, jobs: list, fn, blocker: list[Path] | None = None) -> tuple[list[dict], dict | None]:
+    """``fn(client, job)`` for every job at once, each from its own thread and client.
+
+    With ``blocker`` (images), one batch request of them is sent first and keeps the single worker busy while
+    the others arrive, so that the queue holds exactly what the server admits and the bound is really reached.
+    """
     clients = [load._client() for _ in jobs]  # connected first, so the requests themselves start together
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        return list(pool.map(lambda cj: fn(*cj), zip(clients, jobs)))
+    running = threading.Event()  # set once the blocker is being processed
+    with ThreadPoolExecutor(len(jobs) + 1) as pool:
+        first = pool.submit(load.batch, load._client(), blocker, running) if blocker else None
+        if first is not None and not running.wait(timeout=load.timeout):
+            raise SystemExit("error: the blocking batch request never started")
+        rows = list(pool.map(lambda cj: fn(*cj), zip(clients, jobs)))
+        return rows, first.result() if first else None
 
 
 def sequential(load: Load, paths: list[Path], n: int, pid: int, deadline: float):
@@ -174,10 +198,13 @@ def run(args) -> dict:
         info = Client(url, verbose=False).view_api(return_format="dict", print_info=False)
         label = _first_label(url)
         load = Load(url, label, args.timeout)
-        big = make_images(tmp / "big", args.concurrent, args.concurrent_size)
+        big = make_images(tmp / "big", max(args.concurrent, args.blocker), args.concurrent_size)
         small = make_images(tmp / "small", max(args.batch_size, 8), args.size)
-        phases = {"concurrent": summary(concurrent(load, big, load.one))}
-        phases["batches"] = summary(concurrent(load, [small[:args.batch_size]] * args.batches, load.batch))
+        burst, first = concurrent(load, big[:args.concurrent], load.one, big[:args.blocker])
+        phases = {"concurrent": summary(burst)}
+        if first is not None:
+            phases["blocker"] = summary([first])
+        phases["batches"] = summary(concurrent(load, [small[:args.batch_size]] * args.batches, load.batch)[0])
         rows, rss = sequential(load, small, args.sequential, proc.pid, deadline)
         phases["sequential"] = summary(rows)
         text = (tmp / "server.log").read_text(errors="replace")
@@ -214,6 +241,9 @@ def verdict(result: dict, max_growth_mb: float, max_queue: int) -> list[str]:
         if phase["answered"] + phase["refused"] != phase["requests"]:
             problems.append(f"{name}: {phase['requests'] - phase['answered'] - phase['refused']} request(s) unanswered")
     burst = result["phases"]["concurrent"]
+    if "blocker" in result["phases"] and burst["requests"] > max_queue and burst["answered"] > max_queue:
+        problems.append(f"{burst['answered']} of {burst['requests']} requests sent while the worker was busy were "
+                        f"answered: more than the queue's bound of {max_queue}")
     if burst["requests"] > max_queue + 1 and not burst["refused"]:
         problems.append(f"{burst['requests']} requests at once with a queue of {max_queue}: none was refused, so "
                         "the bound was not reached (did the requests arrive together?)")
@@ -229,14 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ckpt", default="demo", help="what `translate demo --ckpt` serves (default: the bundled model)")
     ap.add_argument("--concurrent", type=int, default=20, help="single-image requests sent at once")
-    ap.add_argument("--concurrent-size", type=int, default=1024, help="their image side (large: they queue up)")
+    ap.add_argument("--concurrent-size", type=int, default=512, help="their image side")
+    ap.add_argument("--blocker", type=int, default=16,
+                    help="images of the batch request sent just before them, which keeps the worker busy while they "
+                         "arrive (0: none)")
     ap.add_argument("--max-queue", type=int, default=16, help="the server's queue bound (translate demo --max-queue)")
     ap.add_argument("--batches", type=int, default=5, help="batch requests sent at once")
     ap.add_argument("--batch-size", type=int, default=4, help="images per batch request")
     ap.add_argument("--sequential", type=int, default=500, help="single-image requests in a row")
     ap.add_argument("--size", type=int, default=64, help="image side for the batch and sequential phases")
     ap.add_argument("--warmup", type=int, default=100, help="sequential requests before memory growth is measured")
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds one request may take")
+    ap.add_argument("--timeout", type=float, default=180.0, help="seconds one request may take, queueing included")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="deadline of the whole run")
     ap.add_argument("--max-growth-mb", type=float, default=30.0, help="allowed RSS growth after the warm-up")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from fault_concurrency import (demo_under_load, eight_trainings_fresh_cache, eight_zoo_downloads,
+                               export_ckpt_option_and_demo, export_without_onnx, kill_9_during_generation,
+                               readers_during_saves, train_same_out_twice)
 from fault_kit import (DOS, HANDLED, HANG, LOST, NOT_RUN, REFUSED, TRACEBACK, Ctx, Evil, Verdict, ckpt_step, cli,
                        digest, edited_ckpt, free_port, http_folder, image, judge, log_steps, peak_rss_ok, png_bytes,
                        snapshot, tmpfs, wait_for_port, zip_bytes)
@@ -453,4 +456,13 @@ CASES: list[Case] = [
     Case("apply-gif", "smaller", apply_gif),
     Case("demo-symlinked-run", "smaller", demo_symlinked_run),
     Case("zoo-stall", "smaller", zoo_stall, cheap=True),
+    # Issue 26: processes that meet (benchmarks/fault_concurrency.py).
+    Case("train-same-out-twice", "concurrency", train_same_out_twice, cheap=True),
+    Case("readers-during-saves", "concurrency", readers_during_saves),
+    Case("eight-trainings-one-cache", "concurrency", eight_trainings_fresh_cache, cheap=True),
+    Case("eight-zoo-downloads", "concurrency", eight_zoo_downloads, cheap=True),
+    Case("kill-9-during-generation", "concurrency", kill_9_during_generation, cheap=True),
+    Case("demo-under-load", "concurrency", demo_under_load, cheap=True),
+    Case("export-without-onnx", "concurrency", export_without_onnx),
+    Case("export-ckpt-and-demo", "concurrency", export_ckpt_option_and_demo),
 ]

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from translate.atomic import atomic_open
+from translate.atomic import atomic_open, remove_stale_temps
 from translate.metrics.registry import ALL_METRICS, DEFAULT_METRICS, METRICS
 from translate.apply import translate_tensor
 from translate.datasets.folder import resolve_layout
@@ -99,8 +100,8 @@ def reference_features(extractor: FeatureExtractor, root: Path, files: Sequence[
             return _compute_features(extractor, files, size, batch_size)
         feats = _cached(path)  # computed by another evaluation while this one waited
         if feats is None:
-            for orphan in path.parent.glob(f".{path.name}.*.tmp"):  # a killed writer's (the lock is ours)
-                orphan.unlink(missing_ok=True)
+            # A killed writer's temps: every writer of this entry holds its lock, so none is running.
+            remove_stale_temps(path.parent, re.compile(rf"^\.{re.escape(path.name)}\..+\.tmp$"), locked=True)
             feats = _compute_features(extractor, files, size, batch_size)
             try:
                 with atomic_open(path) as fh:  # parallel evaluations never read half a file
