@@ -200,6 +200,13 @@ def merged_runs(result: dict) -> list[dict]:
     return rows
 
 
+def read_runs(path: Path) -> list[dict]:
+    """The runs of a --json file, of parity_vs_reference.py's results.json, or of an --out folder (NAME_sSEED.json)."""
+    if path.is_dir():
+        return [json.loads(p.read_text()) for p in sorted(path.glob("*_s*.json"))]
+    return merged_runs(json.loads(path.read_text()))
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="demo", help="demo (synthetic, with ground truth and modes) or a folder")
@@ -218,8 +225,8 @@ def parse_args(argv=None):
     p.add_argument("--coop-set", action="append", default=[], help="config override for the coop runs only")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared; more oversubscribes)")
     p.add_argument("--json", help="write every run and the summary here")
-    p.add_argument("--merge", nargs="+", metavar="JSON", help="only print the table of earlier --json files "
-                   "(or of parity_vs_reference.py's results.json)")
+    p.add_argument("--merge", nargs="+", metavar="JSON|OUT", help="only print the table of earlier --json files "
+                   "(or of parity_vs_reference.py's results.json), or of every finished run in --out folders")
     p.add_argument("--refine", nargs="+", metavar="RUN", help="only score kept runs (RUN/ckpt/latest.pt) without "
                    "and with test-time Langevin refinement under their D")
     p.add_argument("--rescore", metavar="OUT", help="only score every kept run in OUT again (today's figures, e.g. "
@@ -307,7 +314,7 @@ def run_cells(args, common: list[str], evaluator: Evaluator, out: Path) -> list[
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.merge:
-        rows = [r for path in args.merge for r in merged_runs(json.loads(Path(path).read_text()))]
+        rows = [r for path in args.merge for r in read_runs(Path(path))]
         runs = list({(r["method"], r["seed"]): r for r in rows}.values())  # a run in two files counts once
         text = markdown(summarise(runs))
         if any(r["method"] == "cut" for r in runs) and len({r["method"] for r in runs}) > 1:

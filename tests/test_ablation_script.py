@@ -39,6 +39,11 @@ def test_ablation_runs_both_methods_resumes_and_diagnoses(tmp_path, data_home, m
     assert ablation.main(argv) == 0
     assert json.loads((tmp_path / "a.json").read_text())["runs"] == runs
 
+    # --merge reads an --out folder's finished runs as it reads a --json file.
+    capsys.readouterr()
+    assert ablation.main(["--merge", str(out)]) == 0
+    assert "| cut_batchneg | 1 |" in capsys.readouterr().out
+
     # --rescore brings a run trained before a figure existed up to date, from its kept checkpoint.
     old = {k: v for k, v in json.loads((out / "cut_s0.json").read_text()).items() if k != "shape_iou"}
     (out / "cut_s0.json").write_text(json.dumps({**old, "mode_accuracy": -1.0}))
