@@ -260,7 +260,9 @@ class CalibratedCUT(CUTModel):
 
     @classmethod
     def sharing(cls, cut: CUTModel) -> CalibratedCUT:
-        model = cls.__new__(cls)
+        """The calibrated stage on ``cut``'s networks; a CUTModel subclass (e.g. SANTA) keeps its own objective."""
+        kind = cls if type(cut) is CUTModel else type(f"Calibrated{type(cut).__name__}", (cls, type(cut)), {})
+        model = kind.__new__(kind)
         model.__dict__.update(cut.__dict__)  # the same module registries: one set of networks
         return model
 

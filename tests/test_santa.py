@@ -102,8 +102,6 @@ def test_santa_config_preset_and_loader():
     assert cfg.model.name == "santa" and cfg.model.ngf == load_config("demo").model.ngf
     assert isinstance(build_generator(cfg.model), SantaGenerator)  # what apply, eval and the demo load
     assert type(build_model(load_config("smoke").model)).__name__ == "CUTModel"  # the default is unchanged
-    with pytest.raises(ConfigError, match="CUT-only"):
-        load_config("smoke", [*SANTA, "coop.enabled=true", "coop.steps=2", "coop.switch=calibrate"])
     with pytest.raises(ConfigError, match="model.santa.lambda_path"):
         load_config("smoke", [*SANTA, "model.santa.lambda_path=-1"])
 
@@ -122,3 +120,23 @@ def test_santa_trains_saves_and_applies(data_home, tmp_path):
     assert isinstance(G, SantaGenerator) and loaded.cfg.model.name == "santa"
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     torch.testing.assert_close(G(x), trainer.networks.G.eval()(x))
+
+
+def test_calibrated_switch_keeps_santas_objective(data_home):
+    from translate.datasets.folder import resolve_layout
+    from translate.datasets.sources import resolve_source
+    from translate.engine.stages import build_stages
+    from translate.models.contract import StageContext
+    from translate.models.coop import CalibratedCUT
+
+    cfg = resolve_source(load_config("smoke", [*SANTA, "dataset=demo", "coop.enabled=true", "coop.steps=2",
+                                              "coop.switch=calibrate", "coop.calib_images=2"]))
+    networks = build_model(cfg.model)
+    stage = build_stages(cfg, networks, 6, resolve_layout(cfg.data.root))[-1]
+    model = stage.model
+    assert isinstance(model, CalibratedCUT) and isinstance(model, SantaModel) and model.G is networks.G
+    head = networks.D.gan_head.weight.detach().clone()
+    model.on_stage_start(StageContext(torch.device("cpu"), stage.images))
+    assert not torch.equal(head, networks.D.gan_head.weight)  # the shared D was calibrated
+    batch = _batch()
+    assert "G/path" in model.phase_losses("G", batch, model(batch)).optimise  # SANTA's terms, not CUT's

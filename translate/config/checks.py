@@ -120,9 +120,6 @@ def _validate_santa(cfg: Config) -> None:
     if not 0 <= s.path_interval_min <= s.path_interval_max <= 1:
         raise ConfigError(f"model.santa.path_interval_min/max: expected 0 <= min <= max <= 1, got "
                           f"{s.path_interval_min!r} and {s.path_interval_max!r}")
-    if cfg.model.name == "santa" and cfg.coop.enabled and cfg.coop.switch == "calibrate":
-        raise ConfigError("coop.switch=calibrate is CUT-only (it rebuilds a CUT model around the networks); with "
-                          "model.name=santa use coop.switch=plain or warmup")
 
 
 def _validate_coop(c: CoopConfig) -> None:
