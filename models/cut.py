@@ -20,6 +20,7 @@ from translate.models.augment import build_d_augment
 from translate.models.contract import PhaseLosses
 from translate.models.losses import gan_loss, multilayer_nce_loss
 from translate.models.networks import MultiScaleDiscriminator, PatchDiscriminator, PatchSampler, ResnetGenerator
+from translate.models.precision import fp32
 
 
 @dataclass
@@ -108,10 +109,11 @@ class CUTModel(nn.Module):
             feat_q = self.G.encode(target, self.nce_layers)
         if flipped:
             feat_q = [torch.flip(f, dims=[3]) for f in feat_q]
-        samples_k, patch_ids = self.F(feat_k, self.num_patches)
-        samples_q, _ = self.F(feat_q, self.num_patches, patch_ids)
-        return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t,
-                                   self.nce_negatives, self.nce_hard_neg_beta)
+        with fp32("nce", target.device.type):  # the precision policy (models/precision.py)
+            samples_k, patch_ids = self.F([f.float() for f in feat_k], self.num_patches)
+            samples_q, _ = self.F([f.float() for f in feat_q], self.num_patches, patch_ids)
+            return multilayer_nce_loss(samples_q, [k.detach() for k in samples_k], target.shape[0], self.nce_t,
+                                       self.nce_negatives, self.nce_hard_neg_beta)
 
     def nce_losses(self, out: StepOutputs) -> dict[str, Tensor]:
         """G's content terms: λ_NCE·PatchNCE, halved and joined by identity NCE when that is on (also used

@@ -19,6 +19,7 @@ from torch import nn
 from translate.models.networks.blur import Downsample
 from translate.models.networks.init import init_weights
 from translate.models.networks.norm import InstanceNorm
+from translate.models.precision import fp32, wants_fp32
 
 _KERNEL, _PAD = 4, 1
 
@@ -78,7 +79,11 @@ class PatchDiscriminator(nn.Module):
                 nn.utils.parametrizations.spectral_norm(conv)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        if not wants_fp32("gan"):
+            return self.model(x)
+        h = self.model[:-1](x)
+        with fp32("gan", x.device.type):  # the GAN logits in fp32 under autocast (models/precision.py)
+            return self.gan_head(h.float())
 
     def maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """D's patch-score maps, one per scale (a single-scale D has one): the GAN losses average over them."""

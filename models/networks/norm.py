@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from translate.models.precision import fp32, wants_fp32
+
 
 class InstanceNorm(nn.Module):
     """(B, C, H, W) -> same: each image's channels normalised to zero mean, unit variance over H, W."""
@@ -21,6 +23,9 @@ class InstanceNorm(nn.Module):
         self.channels, self.eps = channels, eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if wants_fp32("norm") and x.dtype != torch.float32:  # the precision policy (models/precision.py)
+            with fp32("norm", x.device.type):
+                return F.group_norm(x.float(), self.channels, eps=self.eps)
         return F.group_norm(x, self.channels, eps=self.eps)
 
     def extra_repr(self) -> str:
