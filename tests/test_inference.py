@@ -177,9 +177,12 @@ def test_bf16_detection_and_the_auto_switch(monkeypatch):
     units = device_mod.cpu_bf16_units()
     assert set(units) <= {"amx_bf16", "avx512_bf16"}
     assert device_mod.resolve_precision("auto", CPU) == torch.float32  # the switch is off
-    monkeypatch.setattr(device_mod, "AUTO_BF16_ON_NATIVE_CPU", True)
     monkeypatch.setattr(device_mod, "cpu_bf16_units", lambda: ["amx_bf16"])
-    assert device_mod.resolve_precision("auto", CPU) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    cuda = torch.device("cuda")
+    assert device_mod.resolve_precision("auto", CPU) == device_mod.resolve_precision("auto", cuda) == torch.float32
+    monkeypatch.setattr(device_mod, "AUTO_BF16", True)
+    assert device_mod.resolve_precision("auto", CPU) == device_mod.resolve_precision("auto", cuda) == torch.bfloat16
     monkeypatch.setattr(device_mod, "cpu_bf16_units", lambda: [])
     assert device_mod.resolve_precision("auto", CPU) == torch.float32
     assert device_mod.resolve_precision("bf16", CPU) == torch.bfloat16

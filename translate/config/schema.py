@@ -125,7 +125,7 @@ class TrainConfig:
     beta2: float = 0.999  # Adam β2
     seed: int = 0  # seeds torch, Python and the data order: a run repeats exactly
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    precision: Precision = "auto"  # auto: fp32 on CPU, bf16 on GPUs that support it
+    precision: Precision = "auto"  # auto: fp32 (bf16 on native hardware once it trains as well: docs/benchmarks.md)
     channels_last: bool = False  # NHWC activations; off: slower on CPU (docs/benchmarks.md), untested on GPU
     compile: bool = False  # torch.compile G, D and F; off: minutes of compile for little gain (docs/benchmarks.md)
     dist_backend: DistBackend = "auto"  # under torchrun: auto = nccl on CUDA, gloo on CPU

@@ -33,9 +33,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-# Whether ``precision: auto`` picks bf16 on CPUs with native bf16 units (cpu_has_native_bf16). Off until
-# the demo ablation shows bf16-trained translators at fp32 quality (issue 13); bf16 is opt-in meanwhile.
-AUTO_BF16_ON_NATIVE_CPU = False
+# Whether ``precision: auto`` picks bf16 where the hardware runs it natively: CUDA GPUs that support it and CPUs
+# with bf16 units (cpu_has_native_bf16). Off while bf16-trained translators score below fp32 on the demo task
+# (3 seeds, docs/benchmarks.md "bf16 training"); bf16 is opt-in (train.precision=bf16) meanwhile.
+AUTO_BF16 = False
 
 
 def cpu_bf16_units() -> list[str]:
@@ -57,12 +58,12 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``auto`` is bf16 on CUDA GPUs that support it, fp32 elsewhere; on CPUs with native bf16 units it is
-    bf16 only once AUTO_BF16_ON_NATIVE_CPU is switched on."""
+    """``auto`` is fp32 while AUTO_BF16 is off; with it on, bf16 on CUDA GPUs that support it and on CPUs with
+    native bf16 units, fp32 elsewhere."""
     if precision == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        if AUTO_BF16 and device.type == "cuda" and torch.cuda.is_bf16_supported():
             return torch.bfloat16
-        if device.type == "cpu" and AUTO_BF16_ON_NATIVE_CPU and cpu_has_native_bf16():
+        if AUTO_BF16 and device.type == "cpu" and cpu_has_native_bf16():
             return torch.bfloat16
         return torch.float32
     return _DTYPES[precision]
