@@ -101,11 +101,12 @@ def compare(ref: tuple, got: tuple) -> dict:
 
 
 def gradients(cfg, warm_steps: list[int], n_batches: int, seed: int) -> dict:
-    from translate.engine.trainer import Trainer
+    from translate.commands.train import build_trainer
+    from translate.datasets.sources import resolve_source
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, tmp)
+        trainer = build_trainer(resolve_source(cfg), tmp, progress=False)
         batches = iter(trainer.loader)
         for warm in warm_steps:
             while trainer.step < warm:
@@ -131,13 +132,14 @@ def trajectory(cfg, steps: int) -> dict:
     """Per run: mean G/change and D scores per half, and G's weight distance from the fp32 run."""
     import dataclasses
 
-    from translate.engine.trainer import Trainer
+    from translate.commands.train import build_trainer
+    from translate.datasets.sources import resolve_source
 
     finals, rows = {}, {}
     for name, (precision, parts, rounded) in RUNS.items():
         run_cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, precision=precision))
         with tempfile.TemporaryDirectory() as tmp, _policy(parts):
-            trainer = Trainer(run_cfg, tmp)
+            trainer = build_trainer(resolve_source(run_cfg), tmp, progress=False)
             G = trainer.networks.G
             if rounded:
                 with torch.no_grad():

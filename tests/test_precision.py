@@ -59,3 +59,25 @@ def test_unknown_parts_are_refused():
         with fp32_parts({"adam"}):
             pass
     assert set(DEFAULT_FP32) <= set(PARTS)
+
+
+@pytest.mark.slow
+def test_the_diagnosis_script_runs_both_modes(tmp_path, data_home):
+    """benchmarks/bf16_diagnosis.py on the smoke preset: gradients per policy, and the trajectories."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bf16_diagnosis.py"
+    spec = importlib.util.spec_from_file_location("bf16_diagnosis", path)
+    diagnosis = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagnosis)
+    assert diagnosis.main(["--config", "smoke", "--warm-steps", "0", "--batches", "1",
+                           "--json", str(tmp_path / "g.json")]) == 0
+    rows = json.loads((tmp_path / "g.json").read_text())["results"]["seed 0, after 0 fp32 steps"]
+    assert set(rows) == set(diagnosis.POLICIES) - {"fp32"}
+    assert 0.9 < rows["bf16"]["G/nce grad cos G.encoder"] <= 1.0001
+    assert diagnosis.main(["--config", "smoke", "--trajectory", "2", "--json", str(tmp_path / "t.json")]) == 0
+    runs = json.loads((tmp_path / "t.json").read_text())["results"]["seed 0, 2 steps"]
+    assert runs["fp32"]["G weights: distance from fp32 / fp32's movement"] == 0.0
+    assert runs["bf16"]["G weights: distance from fp32 / fp32's movement"] > 0.0
