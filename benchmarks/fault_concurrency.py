@@ -89,17 +89,22 @@ def train_same_out_twice(ctx: Ctx) -> Verdict:
 
 # -- readers during writes -------------------------------------------------------------------------------------------
 
+# Saves the checkpoint at argv[1] in a loop (another step each time) until argv[2] exists; prints "writing" after
+# the first save and the number of saves at the end. tests/test_readers_during_writes.py runs it too.
 WRITER = textwrap.dedent("""
     import sys, time, torch
     from pathlib import Path
     from translate.runfolder.schema import save_checkpoint
+    torch.set_num_threads(1)
     ckpt, stop = Path(sys.argv[1]), Path(sys.argv[2])
     state = torch.load(ckpt, weights_only=True)
     n, deadline = 0, time.monotonic() + 600
     while not stop.exists() and time.monotonic() < deadline:
         save_checkpoint({**state, "step": 1000 + n}, ckpt)
         n += 1
-    print(n)
+        if n == 1:
+            print("writing", flush=True)
+    print(n, flush=True)
 """)
 
 
@@ -109,7 +114,8 @@ def readers_during_saves(ctx: Ctx) -> Verdict:
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(ckpt), str(stop)], cwd=ctx.tmp, env=ctx.env,
                               stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(3)  # torch imported and saving
+        if writer.stdout.readline().strip() != "writing":
+            return Verdict(NOT_RUN, "the checkpoint writer did not start")
         runs = [cli(ctx, "apply", "--ckpt", str(run), str(src), "--out", str(ctx.tmp / "out"), "--device", "cpu"),
                 cli(ctx, "eval", "--ckpt", str(run), "--features", "tiny", "--metrics", "kid", "--max-images", "2",
                     "--device", "cpu", "--out", str(ctx.tmp / "ev")),
@@ -117,7 +123,7 @@ def readers_during_saves(ctx: Ctx) -> Verdict:
     finally:
         stop.touch()
         out, _ = writer.communicate(timeout=60)
-    saves = int(out.strip() or 0)
+    saves = int(out.strip().splitlines()[-1] if out.strip() else 0)
     no_onnx = "optional extra 'onnx'" in runs[2].err
     return judge(HANDLED, LOST, runs, {"apply": runs[0].rc == 0, "eval": runs[1].rc == 0,
                                        "export (or the onnx extra named)": runs[2].rc == 0 or no_onnx,

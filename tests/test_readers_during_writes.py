@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,9 @@ from translate.app.runs import CheckpointCatalog
 from translate.errors import CheckpointError
 from translate.runfolder.schema import load_checkpoint, read_checkpoint_info, save_checkpoint
 from translate.runfolder.translator import load_translator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from fault_concurrency import WRITER  # noqa: E402  (the sweep's checkpoint writer: saves in a loop)
 
 
 def _g_sum(state_or_G) -> float:
@@ -106,23 +108,6 @@ def test_the_readers_would_notice_a_checkpoint_written_in_place(live_run):
         if problems:
             break
     assert problems, "the control writer never tore a read: this test could not catch a torn checkpoint"
-
-
-WRITER = textwrap.dedent("""
-    import sys, time, torch
-    from pathlib import Path
-    from translate.runfolder.schema import save_checkpoint
-    torch.set_num_threads(1)
-    ckpt, stop = Path(sys.argv[1]), Path(sys.argv[2])
-    state = torch.load(ckpt, weights_only=True)
-    n, deadline = 0, time.monotonic() + 300
-    while not stop.exists() and time.monotonic() < deadline:
-        save_checkpoint({**state, "step": 1000 + n}, ckpt)
-        n += 1
-        if n == 1:
-            print("writing", flush=True)
-    print(n, flush=True)
-""")
 
 
 @pytest.mark.slow
