@@ -97,13 +97,14 @@ class CheckpointCatalog:
         for reason in self.skipped:
             log.warning("demo: skipping %s", reason)
         for path in paths:
-            st = path.stat()
-            key = (path, st.st_mtime_ns, st.st_size)
             try:
+                st = path.stat()  # a checkpoint removed since the folder was listed (a run cleaning up) is skipped
+                key = (path, st.st_mtime_ns, st.st_size)
                 info = self._cache.get(key) or read_checkpoint_info(path, _run_name(path, root))
-            except TranslateError as e:
-                log.warning("demo: skipping %s", e)
-                self.skipped.append(str(e))
+            except (TranslateError, OSError) as e:
+                reason = str(e) if isinstance(e, TranslateError) else f"{path}: gone or unreadable ({e.strerror or e})"
+                log.warning("demo: skipping %s", reason)
+                self.skipped.append(reason)
                 continue
             self._cache[key] = info
             entries[info.label] = info

@@ -137,3 +137,15 @@ def test_apply_eval_export_succeed_while_training_saves_in_a_loop(live_run, tmp_
         writer.kill()
         writer.wait()
     assert int(saves) > 3, "the writer barely wrote: the commands did not run against a moving file"
+
+
+def test_the_picker_skips_a_checkpoint_removed_while_it_scans(live_run, monkeypatch):
+    """A run deleting an old step_N.pt between the folder listing and the read: skipped and named, no traceback."""
+    from translate.app import runs
+
+    gone = live_run / "ckpt" / "step_999.pt"
+    real = runs._find_checkpoints
+    monkeypatch.setattr(runs, "_find_checkpoints", lambda root: ([*real(root)[0], gone], []))
+    catalog = CheckpointCatalog(runs_dir=live_run.parent)
+    assert len(catalog.scan()) == len(real(live_run.parent)[0])
+    assert any("step_999.pt" in reason and "gone" in reason for reason in catalog.skipped)
