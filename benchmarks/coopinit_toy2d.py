@@ -15,8 +15,12 @@ at {-4, -2, 0, 2, 4}², σ = 0.05. An MLP G(z) (z ~ N(0, I₂)) and an MLP D(x) 
 
 The cooperative stage is the project's own code: Langevin revision of G(z) under D's energy
 (models/sampling/langevin.py with models/coop.py's patch_energy), the EBM loss ``ebm_ml_loss`` and the teaching
-loss ``teach_loss`` (models/losses/energy.py). ``--cell NAME:KEY=VAL,...`` adds a variant of a method (the
-method is the longest one NAME starts with); KEYs are the stage settings below (see ``Settings``).
+loss ``teach_loss`` (models/losses/energy.py). The toy's analogue of an image's [-1, 1] is the data's box
+(±(max |mean| + 3σ)): revisions are clamped to it and, with ``units=range``, δ and σ are given in units of its
+half-width, so the translation stage's numbers (δ = 0.01, σ = 0.016, ...) mean the same here. Both stages use
+Adam (β1 0.5) and CUT's schedule (lr constant, then linear to 0 over the last ``decay`` share of the steps).
+``--cell NAME:KEY=VAL,...`` adds a variant of a method (the method is the longest one NAME starts with); KEYs
+are the fields of ``Settings``. The seeds train batched (``SeedMLP``), about 150 seed-steps/s on a busy core.
 
 Metrics (VEEGAN §5.1, PacGAN §5): 2,500 samples of G; a sample is high quality when it lies within 3σ of its
 nearest mode; a mode is covered when at least ``--min_count`` high-quality samples fall on it (1 in both
@@ -39,11 +43,14 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from translate.atomic import write_text
-from translate.models.coop import patch_energy, patch_mean
-from translate.models.losses.energy import ebm_ml_loss, teach_loss
-from translate.models.losses.gan import gan_loss
-from translate.models.sampling.langevin import langevin_revise
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from coopinit_toy2d_report import draw, summary  # noqa: E402
+from translate.atomic import write_text  # noqa: E402
+from translate.models.coop import patch_energy, patch_mean  # noqa: E402
+from translate.models.losses.energy import ebm_ml_loss, teach_loss  # noqa: E402
+from translate.models.losses.gan import gan_loss  # noqa: E402
+from translate.models.sampling.langevin import langevin_revise  # noqa: E402
 
 METHODS = {"gan": (False, "lsgan"), "ns": (False, "nonsaturating"), "coop": (True, "lsgan"),
            "coop_ns": (True, "nonsaturating")}  # name -> (cooperative stage first?, GAN loss)
@@ -54,10 +61,11 @@ N_EVAL = 2500  # samples per evaluation, as VEEGAN and PacGAN
 class Settings:
     """One run's settings; the stage's keys mirror CoopConfig (translate/config.py)."""
 
-    steps: int = 3000  # total steps, both stages
-    coop_steps: int = 500  # the cooperative stage's steps (coop methods); metrics are also taken here
+    steps: int = 2000  # total steps, both stages
+    coop_steps: int = 400  # the cooperative stage's steps (coop methods); metrics are also taken here
     batch: int = 128
     lr: float = 1e-3  # Adam lr of G, and of D in the GAN stage
+    decay: float = 0.5  # share of the steps at the end over which lr falls linearly to 0, as CUT's schedule
     beta1: float = 0.5
     hidden: int = 64  # MLP width (3 hidden layers each)
     langevin_steps: int = 15  # coop.langevin_steps
@@ -69,6 +77,7 @@ class Settings:
     alpha: float = 0.1  # coop.alpha
     ebm_lr_ratio: float = 1.0  # the EBM's Adam lr in the stage, as a multiple of lr (CoopNets: 70)
     clamp: bool = True  # clamp revisions to the data's box, as images are clamped to [-1, 1]; False: unbounded
+    units: str = "range"  # range: step_size and sigma in units of the box's half-width, as in [-1, 1] images; data
 
 
 def mixture(name: str) -> tuple[Tensor, float]:
@@ -138,15 +147,21 @@ class SeedMLP(nn.Module):
 
 
 def adam(params, lr: float, s: Settings) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=lr, betas=(s.beta1, 0.999))
+    opt = torch.optim.Adam(params, lr=lr, betas=(s.beta1, 0.999))
+    for group in opt.param_groups:
+        group["initial_lr"] = lr  # the schedule scales this
+    return opt
 
 
-def coop_step(G, D, opt_g, opt_d, real: Tensor, z: Tensor, s: Settings, bounds: tuple | None) -> float:
+def coop_step(G, D, opt_g, opt_d, real: Tensor, z: Tensor, s: Settings, bounds: tuple[float, float]) -> float:
     """One cooperative step: revise G(z) under D's energy, D by maximum likelihood, G by MCMC teaching.
 
     Points travel flattened, (S·B, 2), so the Langevin normalisation and every mean are per point; the losses
-    are multiplied by S, making each seed's gradient that of its own run. Returns the mean Langevin move.
+    are multiplied by S, making each seed's gradient that of its own run. ``bounds`` is the data's box; with
+    units=range, δ and σ are scaled by its half-width (δ·w and σ·w in data units are δ and σ on the box mapped
+    to [-1, 1]: the drift, the noise and the reference term all scale alike). Returns the mean Langevin move.
     """
+    scale = bounds[1] if s.units == "range" else 1.0
     n_seeds, batch = z.shape[:2]
     fake = G(z)
 
@@ -154,8 +169,9 @@ def coop_step(G, D, opt_g, opt_d, real: Tensor, z: Tensor, s: Settings, bounds: 
         return D(y.view(n_seeds, -1, 2)).view(-1, 1)
 
     D.requires_grad_(False)
-    result = langevin_revise(patch_energy(scores), fake.detach().view(-1, 2), s.langevin_steps, s.step_size,
-                             noise=s.noise, sigma=s.sigma, normalize=s.normalize, bounds=bounds)
+    step_size, sigma = s.step_size * scale, None if s.sigma is None else s.sigma * scale
+    result = langevin_revise(patch_energy(scores), fake.detach().view(-1, 2), s.langevin_steps, step_size,
+                             noise=s.noise, sigma=sigma, normalize=s.normalize, bounds=bounds if s.clamp else None)
     D.requires_grad_(True)
     ml, reg = ebm_ml_loss(patch_mean(scores, real.view(-1, 2)), patch_mean(scores, result.revised), s.alpha)
     opt_d.zero_grad(set_to_none=True)
@@ -188,8 +204,10 @@ def train(dataset: str, method: str, seeds: list[int], s: Settings, min_count: i
           snapshots: tuple = ()) -> list[dict]:
     """Train one (dataset, method) on all ``seeds`` at once; per seed, the metrics at the switch and the end.
 
-    Each seed has its own initialisation, data and z streams, so its result does not depend on the other
-    seeds, except through the Langevin noise (global RNG, seeded by the first seed) when noise > 0.
+    Each seed has its own initialisation, data and z streams, so its run does not depend on the other seeds,
+    except through the Langevin noise (global RNG, seeded by the first seed) when noise > 0, and through
+    rounding: the batched matmul may round differently for another number of seeds, and over thousands of GAN
+    steps that can change a seed's outcome (compare distributions over seeds, not one seed across batchings).
     """
     cooperative, mode = METHODS[method]
     means, sigma = mixture(dataset)
@@ -221,8 +239,12 @@ def train(dataset: str, method: str, seeds: list[int], s: Settings, min_count: i
             break
         real = torch.stack([sample_mixture(means, sigma, s.batch, g) for g in data_rngs])
         z = torch.stack([torch.randn(s.batch, 2, generator=g) for g in z_rngs])
+        factor = min(1.0, (s.steps - step) / max(1.0, s.decay * s.steps))
+        for opt in (opt_g, opt_d):
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] * factor
         if cooperative and step < s.coop_steps:
-            moves.append(coop_step(G, D, opt_g, opt_d, real, z, s, data_box(means, sigma) if s.clamp else None))
+            moves.append(coop_step(G, D, opt_g, opt_d, real, z, s, data_box(means, sigma)))
         else:
             gan_step(G, D, opt_g, opt_d, real, z, mode)
     seconds = (time.perf_counter() - start) / len(seeds)
@@ -249,78 +271,17 @@ def parse_cells(cells: list[str]) -> dict[str, tuple[str, dict]]:
                 raise SystemExit(f"--cell {cell!r}: unknown key {key!r}; expected one of {', '.join(fields)}")
             if value.lower() in ("none", "null"):
                 overrides[key] = None
-            elif key == "normalize":
+            elif key == "units":
+                if value not in ("range", "data"):
+                    raise SystemExit(f"--cell {cell!r}: units must be range or data")
+                overrides[key] = value
+            elif key in ("normalize", "clamp"):
                 overrides[key] = value.lower() in ("1", "true", "yes")
             else:
                 overrides[key] = (int if key in ("steps", "coop_steps", "batch", "hidden", "langevin_steps")
                                   else float)(value)
         parsed[name] = (base, overrides)
     return parsed
-
-
-def mean_std(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {sd:.2f}"
-
-
-def summary(runs: list[dict]) -> str:
-    """Markdown tables: per (dataset, method) mean ± std over seeds at the switch and at the end; per seed."""
-    lines = []
-    for dataset in dict.fromkeys(r["dataset"] for r in runs):
-        k = len(mixture(dataset)[0])
-        rows = [r for r in runs if r["dataset"] == dataset]
-        lines += [f"\n### {dataset} ({k} modes)\n", "| method | seeds | modes (switch) | modes (end) | all modes "
-                  "(end) | HQ share (end) | KL (end) | s/run |", "|---|---|---|---|---|---|---|---|"]
-        methods = list(dict.fromkeys(r["method"] for r in rows))
-        for m in methods:
-            rs = sorted((r for r in rows if r["method"] == m), key=lambda r: r["seed"])
-            end = [r["end"] for r in rs]
-            lines.append(f"| {m} | {len(rs)} | {mean_std([r['switch']['modes'] for r in rs])} | "
-                         f"{mean_std([e['modes'] for e in end])} | {sum(e['modes'] == k for e in end)}/{len(rs)} | "
-                         f"{mean_std([e['hq'] for e in end])} | {mean_std([e['kl'] for e in end])} | "
-                         f"{statistics.mean(r['seconds'] for r in rs):.1f} |")
-        seeds = sorted({r["seed"] for r in rows})
-        lines += ["", "Modes covered at the end, per seed (HQ share in brackets):", "",
-                  "| method | " + " | ".join(f"s{s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
-        for m in methods:
-            by_seed = {r["seed"]: r["end"] for r in rows if r["method"] == m}
-            lines.append(f"| {m} | " + " | ".join(f"{by_seed[s]['modes']} ({by_seed[s]['hq']:.2f})" if s in by_seed
-                                                  else "" for s in seeds) + " |")
-    return "\n".join(lines)
-
-
-def draw(snapshots: dict[str, dict[int, list]], dataset: str, path: Path, panel: int = 150) -> None:
-    """PNG of G's samples over training: one row per method, one column per snapshot step (PIL, no matplotlib)."""
-    from PIL import Image, ImageDraw
-
-    means, _ = mixture(dataset)
-    half = 3.0 if dataset == "ring" else 5.5  # the plotted square, ±half in data units
-    names = list(snapshots)
-    steps = sorted(next(iter(snapshots.values())))
-    label_w, head = 64, 16
-    img = Image.new("RGB", (label_w + panel * len(steps), head + panel * len(names)), "white")
-    pen = ImageDraw.Draw(img)
-
-    def to_px(x: float, y: float, col: int, row: int) -> tuple[float, float]:
-        return (label_w + col * panel + (x + half) / (2 * half) * panel,
-                head + row * panel + (half - y) / (2 * half) * panel)
-
-    for col, step in enumerate(steps):
-        pen.text((label_w + col * panel + 4, 2), f"step {step}", fill="black")
-    for row, name in enumerate(names):
-        pen.text((4, head + row * panel + panel // 2), name, fill="black")
-        for col, step in enumerate(steps):
-            x0, y0 = label_w + col * panel, head + row * panel
-            pen.rectangle([x0, y0, x0 + panel - 1, y0 + panel - 1], outline=(200, 200, 200))
-            for mx, my in means.tolist():
-                px, py = to_px(mx, my, col, row)
-                pen.ellipse([px - 4, py - 4, px + 4, py + 4], outline=(230, 120, 0))
-            for x, y in snapshots[name][step]:
-                if abs(x) < half and abs(y) < half:
-                    px, py = to_px(x, y, col, row)
-                    pen.point((px, py), fill=(20, 40, 160))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, optimize=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -332,10 +293,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min_count", type=int, default=1, help="HQ samples for a mode to count as covered")
     p.add_argument("--json", type=Path, help="results file, written after every run; finished runs are skipped")
     p.add_argument("--picture", type=Path, help="PNG of samples over training (first dataset and seed only)")
+    kinds = {"int": int, "float": float, "str": str, "bool": lambda v: v.lower() in ("1", "true", "yes"),
+             "float | None": lambda v: None if v.lower() in ("none", "null") else float(v)}
     for f in dataclasses.fields(Settings):
-        kind = {"bool": lambda v: v.lower() in ("1", "true", "yes"), "float | None": lambda v: None
-                if v.lower() in ("none", "null") else float(v)}.get(str(f.type), eval(str(f.type)))
-        p.add_argument(f"--{f.name}", type=kind, default=f.default, help=f"(default {f.default})")
+        p.add_argument(f"--{f.name}", type=kinds[str(f.type)], default=f.default, help=f"(default {f.default})",
+                       choices=("range", "data") if f.name == "units" else None)
     return p.parse_args(argv)
 
 
@@ -381,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         snaps = sorted({0, base.coop_steps // 2, base.coop_steps, (base.coop_steps + base.steps) // 2, base.steps})
         shots = {name: train(datasets[0], variants[name][0], seeds[:1], dataclasses.replace(base, **variants[name][1]),
                              args.min_count, tuple(snaps))[0]["snapshots"] for name in variants}
-        draw(shots, datasets[0], args.picture)
-    print(summary([r for r in runs if r["dataset"] in datasets and r["method"] in variants and r["seed"] in seeds]))
+        means, _ = mixture(datasets[0])
+        draw(shots, means.tolist(), args.picture, half=3.0 if datasets[0] == "ring" else 5.5)
+    chosen = [r for r in runs if r["dataset"] in datasets and r["method"] in variants and r["seed"] in seeds]
+    print(summary(chosen, {d: len(mixture(d)[0]) for d in datasets}))
     return 0
 
 

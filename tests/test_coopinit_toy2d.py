@@ -45,6 +45,9 @@ def test_mode_metrics_on_hand_made_samples(toy, name, k, sigma):
 
 
 def test_seed_runs_do_not_depend_on_their_batch(toy):
+    """A seed batched with others draws the same init, data and z as alone (bit-identical over a short run;
+    over thousands of steps GAN dynamics can amplify the batched matmul's rounding, so only the distribution
+    over seeds is comparable between batchings)."""
     s = toy.Settings(steps=16, coop_steps=6, batch=16, hidden=8)
     alone = toy.train("ring", "coop", [1], s)[0]
     batched = toy.train("ring", "coop", [4, 1], s)[1]
