@@ -122,6 +122,7 @@ class CoopModel(nn.Module):
             f_initial = float(patch_mean(self.scores, out.fake_b.detach()).mean())
         n_pixels = out.fake_b[0].numel()
         logs = {"E/f_initial": f_initial, "E/pixel_change": result.diagnostics["pixel_change"],
+                "E/at_bounds": result.diagnostics["at_bounds"],  # share of revised pixels clamped at ±1
                 # per-pixel energies, so the drop reads the same at any resolution
                 "E/energy_drop": (result.diagnostics["energy_before"] - result.diagnostics["energy_after"])
                 / n_pixels}

@@ -70,7 +70,8 @@ def test_coop_phase_losses_put_energies_in_the_log_field(data_home):
     coop = CoopModel(networks, langevin_steps=2)
     batch = {"a": torch.rand(2, 3, 32, 32) * 2 - 1, "b": torch.rand(2, 3, 32, 32) * 2 - 1}
     out = coop(batch)
-    assert set(out.logs) == {"E/f_initial", "E/pixel_change", "E/energy_drop"}
+    assert set(out.logs) == {"E/f_initial", "E/pixel_change", "E/energy_drop", "E/at_bounds"}
+    assert 0.0 <= out.logs["E/at_bounds"] <= 1.0
     e = coop.phase_losses("E", batch, out)
     assert set(e.optimise) == {"E/ml", "E/reg"} and set(e.logged) == {"E/f_real", "E/f_revised", "E/energy_gap"}
     assert not any(k.startswith("~") for k in e.log_values())

@@ -41,6 +41,9 @@ def test_output_is_clamped_and_reference_term_shrinks():
     far = torch.full((1, 3, 4, 4), 5.0)
     res = langevin_revise(_quadratic(far), torch.zeros(1, 3, 4, 4), steps=50, step_size=0.5)
     assert res.revised.max() <= 1.0 and torch.allclose(res.revised, torch.ones_like(res.revised))
+    assert res.diagnostics["at_bounds"] == 1.0  # every pixel ended on the clamp
+    inside = langevin_revise(_quadratic(torch.zeros(1, 3, 4, 4)), torch.full((1, 3, 4, 4), 0.5), 3, 0.01)
+    assert inside.diagnostics["at_bounds"] == 0.0
     zero = lambda y: y.new_zeros(y.shape[0])  # noqa: E731 - only the Gaussian reference acts
     y0 = torch.full((1, 3, 4, 4), 0.8)
     res = langevin_revise(zero, y0, steps=3, step_size=0.002, sigma=0.016)

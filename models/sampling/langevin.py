@@ -21,7 +21,9 @@ from torch import Tensor
 @dataclass
 class LangevinResult:
     revised: Tensor  # (B, ...) like y0, within ``bounds``, detached
-    diagnostics: dict[str, float]  # pixel_change (mean |y_T - y_0|), energy_before, energy_after (batch means)
+    # pixel_change (mean |y_T - y_0|), energy_before, energy_after (batch means), at_bounds (share of elements
+    # of y_T on a bound: revisions that pile up at the range's edge, as benchmarks/coopinit_toy2d.py found)
+    diagnostics: dict[str, float]
 
 
 def gaussian_reference_energy(y: Tensor, sigma: float | None) -> Tensor:
@@ -74,5 +76,7 @@ def langevin_revise(
                 y = y.clamp(*bounds)
         e_after = float(total(y.detach()).mean())
     y = y.detach()
-    diagnostics = {"pixel_change": float((y - y0).abs().mean()), "energy_before": e_before, "energy_after": e_after}
+    at_bounds = 0.0 if bounds is None else float(((y <= bounds[0]) | (y >= bounds[1])).float().mean())
+    diagnostics = {"pixel_change": float((y - y0).abs().mean()), "energy_before": e_before, "energy_after": e_after,
+                   "at_bounds": at_bounds}
     return LangevinResult(y, diagnostics)
