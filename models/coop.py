@@ -76,7 +76,7 @@ class CoopModel(nn.Module):
     # Defaults equal CoopConfig's (translate/config.py); tests/test_contract.py checks that they agree.
     def __init__(self, cut: CUTModel, *, langevin_steps: int = 15, step_size: float = 0.01, noise: float = 0.0,
                  sigma: float | None = None, normalize_step: bool = True, lambda_teach: float = 10.0,
-                 alpha: float = 0.1, init_noise: float = 0.0):
+                 alpha: float = 0.1, init_noise: float = 0.0, clamp: bool = True):
         super().__init__()
         self.cut = cut  # owns G, D, F and the PatchNCE code
         self.langevin_steps = langevin_steps  # T
@@ -87,6 +87,7 @@ class CoopModel(nn.Module):
         self.lambda_teach = lambda_teach  # weight of the teaching regression
         self.alpha = alpha  # energy-magnitude regulariser
         self.init_noise = init_noise  # std of the noise added to G(real_a) where the revision starts (0 = none)
+        self.clamp = clamp  # revisions stay in [-1, 1] (False: unbounded, as CoopNets and CycleCoopNets)
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase == "E":
@@ -107,7 +108,7 @@ class CoopModel(nn.Module):
         try:
             return langevin_revise(patch_energy(scores or self.scores), y, self.langevin_steps, self.step_size,
                                    noise=self.noise, sigma=self.sigma, normalize=self.normalize_step,
-                                   generator=generator)
+                                   generator=generator, bounds=(-1.0, 1.0) if self.clamp else None)
         finally:
             for p, flag in zip(D.parameters(), saved):
                 p.requires_grad_(flag)

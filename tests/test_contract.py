@@ -122,3 +122,19 @@ def test_metric_registry_is_the_one_list():
         assert callable(metric.compute), metric.name
         assert set(metric.figures) <= set(FIGURES)
     assert set(TABLE) == set(FIGURES) and lower_is_better("kid") and not lower_is_better("gt_psnr")
+
+
+def test_coop_clamp_switch_reaches_the_stage(data_home):
+    """coop.clamp=false (as CoopNets and CycleCoopNets) lets revisions leave [-1, 1]; the default keeps them in."""
+    batch = {"a": torch.rand(2, 3, 32, 32) * 2 - 1, "b": torch.rand(2, 3, 32, 32) * 2 - 1}
+    revised = {}
+    for clamp in ("true", "false"):
+        cfg = load_config("smoke", ["dataset=demo", "coop.enabled=true", "coop.steps=2", f"coop.clamp={clamp}",
+                                    "coop.langevin_steps=3", "coop.step_size=0.8"])
+        torch.manual_seed(0)
+        coop = build_stages(cfg, build_model(cfg.model), 10)[0].model
+        assert coop.clamp == (clamp == "true")
+        out = coop(batch)
+        revised[clamp] = (out.revised, out.logs["E/at_bounds"])
+    assert revised["true"][0].abs().max() <= 1.0 and revised["true"][1] > 0.0
+    assert revised["false"][0].abs().max() > 1.0 and revised["false"][1] == 0.0

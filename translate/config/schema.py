@@ -164,6 +164,7 @@ class CoopConfig:
     noise: float = 0.0  # η, Langevin noise scale (0 = deterministic revision)
     sigma: float | None = None  # σ of the Gaussian reference ‖y‖²/(2σ²); null = no reference term
     normalize_step: bool = True  # rescale the energy gradient to unit RMS per image (transfers across sizes)
+    clamp: bool = True  # clamp revisions to [-1, 1] after every Langevin step; false: unbounded, as CoopNets
     lambda_teach: float = 10.0  # weight of ‖G(real_a) - ỹ‖² (per-pixel mean) in G's cooperative loss
     alpha: float = 0.1  # energy-magnitude regulariser of the EBM loss (on per-patch means)
     switch: SwitchPolicy = "plain"  # calibrate: affine fit of D's last layer; warmup: D-only steps

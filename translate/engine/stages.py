@@ -38,7 +38,7 @@ def build_stages(cfg, networks, total_steps: int, train_files: tuple[Sequence, S
     steps = coop_steps(c, total_steps)
     coop = CoopModel(networks, langevin_steps=c.langevin_steps, step_size=c.step_size, noise=c.noise,
                      sigma=c.sigma, normalize_step=c.normalize_step, lambda_teach=c.lambda_teach, alpha=c.alpha,
-                     init_noise=c.init_noise)
+                     init_noise=c.init_noise, clamp=c.clamp)
     stages = [Stage("coop", coop, 0, steps)]
     if warmup:
         stages.append(Stage("warmup", DWarmup(networks), steps, steps + warmup))
