@@ -24,7 +24,8 @@ from translate.errors import DataError
 
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip archive of ``members`` (name -> bytes), in memory (also the fault sweep's)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in members.items():
@@ -32,7 +33,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("bad", [b"<html>captive portal</html>", _zip({"../evil.png": b"x"})],
+@pytest.mark.parametrize("bad", [b"<html>captive portal</html>", zip_bytes({"../evil.png": b"x"})],
                          ids=["not-a-zip", "dotdot-member"])
 def test_checksum_is_recorded_only_after_a_good_extraction(server, tmp_path, bad):
     (tmp_path / "horse2zebra.zip").write_bytes(bad)  # a bad download left in place (or placed by hand)
@@ -51,14 +52,15 @@ def test_checksum_is_recorded_only_after_a_good_extraction(server, tmp_path, bad
                                      ["trainA/x", "trainA/x/"]])
 def test_member_that_is_a_file_and_a_folder_is_refused(tmp_path, members):
     z = tmp_path / "a.zip"
-    z.write_bytes(_zip({m: b"" if m.endswith("/") else png(0) for m in members}))
+    z.write_bytes(zip_bytes({m: b"" if m.endswith("/") else png(0) for m in members}))
     with pytest.raises(DownloadError, match="'trainA/x' is both a file and a folder"):
         safe_extract(z, tmp_path / "out")
     assert not (tmp_path / "out" / "trainA").exists()  # refused before anything was written
 
 
 def test_zoo_archive_with_a_file_folder_clash_is_a_clean_error(server, tmp_path):
-    server.httpd.files["horse2zebra.zip"] = _zip({"trainA/x": png(0), "trainA/x/y.png": png(1), "trainB/b.png": png(2)})
+    server.httpd.files["horse2zebra.zip"] = zip_bytes({"trainA/x": png(0), "trainA/x/y.png": png(1),
+                                                       "trainB/b.png": png(2)})
     with pytest.raises(DataError, match="both a file and a folder"):
         zoo.ensure_dataset("horse2zebra", tmp_path, progress=False)
 

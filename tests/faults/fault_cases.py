@@ -1,4 +1,4 @@
-"""The cases of benchmarks/fault_sweep.py: issue 11's failures, each replayed through the real CLI and judged.
+"""The fault sweep's cases: issue 11's failures, each replayed through the real CLI and judged.
 
 One function per case: it builds the fault in ctx.tmp, runs ``translate ...`` (fault_kit.cli) and returns
 fault_kit.judge(good kind, bad kind, runs, {what must hold: whether it did}). CASES lists them in order.

@@ -1,7 +1,9 @@
-"""Helpers of benchmarks/fault_sweep.py: run the CLI with a timeout, judge the outcome, build faulty inputs.
+"""The fault sweep's kit: run the CLI with a timeout, judge the outcome, build faulty inputs.
 
 A case (fault_cases.py) gets a Ctx (its own scratch folder, the environment, the shared smoke run) and returns
 a Verdict; ``judge`` finds tracebacks and timeouts in the commands it ran, the case lists its own checks.
+``new_ctx`` and ``run_case`` are what both runners use: tests/faults/test_fault_cases.py (pytest, one test per
+case) and benchmarks/fault_sweep.py (the table of outcomes).
 """
 from __future__ import annotations
 
@@ -17,11 +19,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-import zipfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
+
+from test_dataset_faults import zip_bytes  # noqa: F401 (the cases' archive builder)
 
 REFUSED = "clear one-line error or safe refusal"
 HANDLED = "handled correctly"
@@ -33,6 +38,8 @@ NOT_RUN = "not run"
 KINDS = [REFUSED, HANDLED, TRACEBACK, HANG, LOST, DOS, NOT_RUN]
 GOOD = {REFUSED, HANDLED}
 DEAD_URL = "http://127.0.0.1:9"  # never the real server: nothing here may leave the machine
+ENV = {"OMP_NUM_THREADS": "1", "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+       "HF_HUB_DISABLE_TELEMETRY": "1", "PYTHONUNBUFFERED": "1", "TRANSLATE_ZOO_URL": DEAD_URL}
 
 
 @dataclass
@@ -88,6 +95,24 @@ class Ctx:
         dst = self.tmp / name
         shutil.copytree(self.run_dir, dst)
         return dst
+
+
+def new_ctx() -> Ctx:
+    """A Ctx over a fresh temporary folder (TRANSLATE_DATA inside it, the zoo server a dead local port)."""
+    base = Path(tempfile.mkdtemp(prefix="fault-sweep-"))
+    return Ctx(base=base, env={**os.environ, **ENV, "TRANSLATE_DATA": str(base / "data")})
+
+
+def run_case(case, ctx: Ctx) -> Verdict:
+    """The verdict of ``case`` (a fault_cases.Case) in its own folder; an error of the case itself, not of the
+    CLI, is the verdict 'not run'."""
+    ctx.tmp = ctx.base / case.name
+    ctx.tmp.mkdir()
+    try:
+        return case.run(ctx)
+    except Exception as e:  # noqa: BLE001 - a broken case must not stop the sweep
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return Verdict(NOT_RUN, f"sweep error: {type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})")
 
 
 def cli(ctx: Ctx, *args: str, timeout: float = 120, env: dict[str, str] | None = None,
@@ -218,14 +243,6 @@ def wait_for_port(port: int, seconds: float, proc: subprocess.Popen | None = Non
                 return True
         time.sleep(0.25)
     return False
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def png_bytes(seed: int) -> bytes:
