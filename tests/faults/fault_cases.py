@@ -456,7 +456,7 @@ CASES: list[Case] = [
     Case("apply-gif", "smaller", apply_gif),
     Case("demo-symlinked-run", "smaller", demo_symlinked_run),
     Case("zoo-stall", "smaller", zoo_stall, cheap=True),
-    # Issue 26: processes that meet (benchmarks/fault_concurrency.py).
+    # Issue 26: processes that meet (fault_concurrency.py).
     Case("train-same-out-twice", "concurrency", train_same_out_twice, cheap=True),
     Case("readers-during-saves", "concurrency", readers_during_saves),
     Case("eight-trainings-one-cache", "concurrency", eight_trainings_fresh_cache, cheap=True),

@@ -16,7 +16,7 @@ from fault_kit import DOS, HANDLED, HANG, LOST, NOT_RUN, REFUSED, TRACEBACK, Ctx
     judge, log_steps, png_bytes, snapshot, zip_bytes
 
 TRAIN = ["train", "demo", "--config", "smoke", "--set", "train.device=cpu"]
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"  # demo_load.py, the demo-under-load client
 
 
 def cli_many(ctx: Ctx, argvs: list[list[str]], timeout: float = 300, env: dict | None = None) -> list[Run]:
