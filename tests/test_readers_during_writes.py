@@ -18,7 +18,7 @@ from translate.errors import CheckpointError
 from translate.runfolder.schema import load_checkpoint, read_checkpoint_info, save_checkpoint
 from translate.runfolder.translator import load_translator
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "faults"))
 from fault_concurrency import WRITER  # noqa: E402  (the sweep's checkpoint writer: saves in a loop)
 
 
