@@ -54,11 +54,21 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
+def _die_with_parent() -> None:
+    """In the server's process (Linux): SIGKILL it when this client dies, however it dies (a test's timeout)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_server(ckpt: str, port: int, log_path: Path, max_queue: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "translate", "demo", "--ckpt", ckpt, "--port", str(port), "--device", "cpu",
            "--max-queue", str(max_queue)]
     return subprocess.Popen(cmd, env={**os.environ, **ENV}, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
 
 def wait_until_served(port: int, proc: subprocess.Popen, seconds: float) -> bool:
@@ -274,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-growth-mb", type=float, default=30.0, help="allowed RSS growth after the warm-up")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that run()'s finally stops the server
     result = run(args)
     result["problems"] = verdict(result, args.max_growth_mb, args.max_queue)
     srv = result["server"]
