@@ -156,7 +156,8 @@ def test_named_pipe_is_skipped_not_waited_on(tmp_path):
             f"r = apply_paths(TinyG(), [{str(src)!r}, {str(tmp_path / 'named.png')!r}], {str(tmp_path / 'out')!r},"
             " torch.device('cpu'))\n"
             "print(sorted(p.name for p in r.written), sorted(s.rsplit('/', 1)[-1] for s, _ in r.skipped))\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    # 180 s: importing torch on a loaded machine can take a minute; the old code blocked forever.
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "['good.png'] ['named.png', 'pipe.png']"
     assert "named pipe" in res.stderr
