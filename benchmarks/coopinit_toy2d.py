@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             old = json.loads(args.json.read_text())
         except (OSError, json.JSONDecodeError) as e:
-            raise SystemExit(f"--json {args.json}: not readable as JSON ({e}); remove it or pass another path")
+            raise SystemExit(f"--json {args.json}: not readable as JSON ({e}); remove it or pass another path") from None
         if {k: old.get(k) for k in header} == header:
             runs = old["runs"]
     done = {(r["dataset"], r["method"], r["seed"]) for r in runs}

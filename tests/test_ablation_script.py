@@ -1,22 +1,17 @@
 """benchmarks/coopinit_ablation.py and coopinit_diagnosis.py on a toy task, so the scripts cannot rot."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+load_script = load_benchmark
 
 
 @pytest.mark.slow

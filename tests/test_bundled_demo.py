@@ -39,7 +39,7 @@ def test_loads_with_weights_only_and_is_small(bundled):
     assert set(state["models"]) <= {"G", "D"} and "G" in state["models"]
     assert "optim" not in state and "rng" not in state  # inference only
     t = load_translator(path, with_discriminator=True)
-    G, cfg, D = t.G, t.cfg, t.D
+    G, D = t.G, t.D
     assert (D is not None) == ("D" in state["models"])
     y = G(torch.zeros(1, 3, 64, 64))
     assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()

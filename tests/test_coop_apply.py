@@ -19,7 +19,7 @@ def translate(*args):
 
 def test_refiner_changes_the_output_and_keeps_its_shape(smoke_run):
     t = load_translator(smoke_run / "ckpt" / "latest.pt", with_discriminator=True)
-    G, cfg, D = t.G, t.cfg, t.D
+    G, D = t.G, t.D
     x = torch.rand(2, 3, 23, 37) * 2 - 1  # odd size: padded for G and D, cropped back
     plain = translate_tensor(G, x, torch.device("cpu"))
     refined = translate_tensor(G, x, torch.device("cpu"), refine=build_refiner(D, steps=3, step_size=0.05))

@@ -50,7 +50,7 @@ def test_coop_stage_trains_the_ebm_head_and_cut_the_gan_head(data_home, tmp_path
     D = resumed.networks.D
     assert not torch.equal(D.model[-1].weight, gan0) and torch.equal(D.ebm_head.weight, ebm3)
     t = load_translator(tmp_path / "ckpt" / "latest.pt", with_discriminator=True)
-    G, D_loaded = t.G, t.D
+    D_loaded = t.D
     assert D_loaded.ebm_head is not None  # the checkpoint's config rebuilds the same D
 
 

@@ -1,13 +1,12 @@
 """benchmarks/coopinit_toy2d.py: its mode metrics on hand-made samples, and a few-step end-to-end run."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,11 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def toy():
-    spec = importlib.util.spec_from_file_location("coopinit_toy2d", ROOT / "benchmarks" / "coopinit_toy2d.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coopinit_toy2d"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("coopinit_toy2d")
 
 
 @pytest.mark.parametrize("name,k,sigma", [("ring", 8, 0.02), ("grid", 25, 0.05)])

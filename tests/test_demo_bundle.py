@@ -60,7 +60,7 @@ def test_made_file_is_slim_safe_and_records_how_to_reproduce(standin, smoke_run)
                  kid=record["floors"]["kid_max"] * 2 + 1)
     assert len(below_floors(worse, record["floors"])) == 2  # the floors do catch a worse model
     t = load_translator(standin / "demo.pt", with_discriminator=True)
-    G, cfg, D = t.G, t.cfg, t.D
+    cfg, D = t.cfg, t.D
     assert cfg.preset == "smoke" and D is not None
 
 
