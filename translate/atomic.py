@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from translate.locks import pid_alive
+
 log = logging.getLogger(__name__)
 
 # atomic_open's temp names, .<name>.<pid>.<random>.tmp (before the pid was added: .<name>.<random>.tmp).
@@ -66,16 +68,6 @@ def write_text(text: str, path: str | Path) -> Path:
     return Path(path)
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # someone else's process (or a pid this system cannot have): leave its file alone
-    return True
-
-
 def remove_stale_temps(folder: str | Path, pattern: re.Pattern = TEMP_NAME, now: float | None = None,
                        locked: bool = False) -> list[Path]:
     """Delete the orphaned temps in ``folder`` whose names ``pattern`` matches (files, or folders with all in them).
@@ -95,7 +87,7 @@ def remove_stale_temps(folder: str | Path, pattern: re.Pattern = TEMP_NAME, now:
             continue
         age = now - path.stat().st_mtime
         pid = match.groupdict().get("pid")
-        writer_gone = pid is not None and int(pid) != os.getpid() and not _process_alive(int(pid))
+        writer_gone = pid is not None and int(pid) != os.getpid() and not pid_alive(int(pid))
         if locked or (writer_gone and age > DEAD_WRITER_AGE_S) or age > ANY_WRITER_AGE_S:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed.append(path)
