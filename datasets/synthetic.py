@@ -8,7 +8,8 @@ neck, head and tail: ``_BUILDS``) in both domains. In domain A variant k also se
 the mode, as in real data (a grey horse and a bay horse should not become the same zebra): a translator that
 keeps the animal's build and coat information and paints what domain B shows on that build covers every
 mode, and a translator that paints one texture on every animal is visibly wrong to a discriminator that
-has seen which texture goes with which build. The background is never changed by the domain.
+has seen which texture goes with which build. The background is never changed by the domain: smooth gradients,
+or with ``background="textured"`` grass noise below the horizon and sky noise above it (datasets/textures.py).
 
 The test split also gets ``testA_gt/`` (each testA scene with its animals re-textured in the mode of
 their variant; background untouched), ``testA_mask/`` and ``testB_mask/`` (object masks, 0/255), and
@@ -33,7 +34,8 @@ import numpy as np
 from PIL import Image
 
 from translate.atomic import remove_stale_temps
-from translate.config import SyntheticConfig
+from translate.config import Background, SyntheticConfig, choices
+from translate.datasets.textures import sample_texture, textured_ground, textured_sky
 from translate.errors import ConfigError, DataError
 from translate.locks import cache_lock
 from translate.paths import data_root
@@ -98,7 +100,7 @@ def _sample_animal(rng, size, horizon, scale, variant):
             "period": rng.uniform(0.32, 0.45), "phase": rng.uniform(0, 1, 3)}  # domain B pattern
 
 
-def _sample_scene(rng, size, n_modes):
+def _sample_scene(rng, size, n_modes, background="smooth"):
     variant = int(rng.integers(n_modes))  # first, so that it sets the build of the animals drawn below
     horizon = size * rng.uniform(0.3, 0.6)
     sky_top = np.array([0.30, 0.50, 0.85]) + rng.uniform(-0.08, 0.08, 3)
@@ -110,10 +112,17 @@ def _sample_scene(rng, size, n_modes):
                      key=lambda an: an["cy"] + an["legs"])  # far animals first, near ones drawn on top
     clouds = [(rng.uniform(0, size), rng.uniform(0, horizon), size * rng.uniform(0.1, 0.25),
                size * rng.uniform(0.04, 0.08), rng.uniform(0.3, 0.7)) for _ in range(rng.integers(0, 3))]
-    return {"variant": variant, "horizon": horizon, "tilt": rng.uniform(-0.15, 0.15), "sky_top": sky_top,
-            "sky_haze": rng.uniform(0.35, 0.65), "ground_far": ground_far, "ground_dark": rng.uniform(0.6, 0.8),
-            "ripple": rng.uniform(0, 2 * np.pi, 2), "clouds": clouds, "animals": animals,
-            "noise": rng.normal(0.0, 0.015, (size, size, 3))}
+    scene = {"variant": variant, "horizon": horizon, "tilt": rng.uniform(-0.15, 0.15), "sky_top": sky_top,
+             "sky_haze": rng.uniform(0.35, 0.65), "ground_far": ground_far, "ground_dark": rng.uniform(0.6, 0.8),
+             "ripple": rng.uniform(0, 2 * np.pi, 2), "clouds": clouds, "animals": animals,
+             "noise": rng.normal(0.0, 0.015, (size, size, 3))}
+    if background == "textured":  # drawn last: the scene above is the smooth one's
+        scene["texture"] = sample_texture(rng, size)
+    return scene
+
+
+def _scene(cfg: SyntheticConfig, domain: str, split: str, index: int) -> dict:
+    return _sample_scene(scene_rng(cfg.seed, domain, split, index), cfg.size, cfg.n_modes, cfg.background)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,12 +133,16 @@ def _background(scene, xx, yy, size):
     line = scene["horizon"] + scene["tilt"] * (xx - size / 2)  # (H, W) horizon height per column
     t_sky = np.clip(yy / np.maximum(line, 1.0), 0, 1)[..., None]
     sky = scene["sky_top"] + t_sky * scene["sky_haze"] * (1.0 - scene["sky_top"])
+    if "texture" in scene:
+        sky = textured_sky(sky, scene["texture"])
     for x0, y0, ax, ay, opacity in scene["clouds"]:
         sky = sky + (opacity * _ellipse(xx, yy, x0, y0, ax, ay))[..., None] * (1.0 - sky)
     t_ground = np.clip((yy - line) / np.maximum(size - line, 1.0), 0, 1)[..., None]
     ground = scene["ground_far"] * (1.0 - t_ground * (1.0 - scene["ground_dark"]))
     p = scene["ripple"]
     ground = ground * (1.0 + 0.04 * (np.sin(xx * 0.31 + p[0]) * np.sin(yy * 0.47 + p[1])))[..., None]
+    if "texture" in scene:
+        ground = textured_ground(ground, scene["texture"], t_ground)
     is_ground = np.clip(yy - line + 0.5, 0, 1)[..., None]
     return sky * (1.0 - is_ground) + ground * is_ground
 
@@ -211,7 +224,7 @@ def scene_rng(seed: int, domain: str, split: str, index: int) -> np.random.Gener
 def render_a_pair(cfg: SyntheticConfig, split: str, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Domain A's image ``index`` of ``split``, its ground truth (the same scene in its variant's mode), the
     object mask and the variant: what testA, testA_gt, testA_mask and labels.json hold, for any split."""
-    scene = _sample_scene(scene_rng(cfg.seed, "A", split, index), cfg.size, cfg.n_modes)
+    scene = _scene(cfg, "A", split, index)
     img, mask = render_scene(scene, cfg.size, None)
     return img, render_scene(scene, cfg.size, scene["variant"])[0], mask, scene["variant"]
 
@@ -220,7 +233,7 @@ def render_a_background(cfg: SyntheticConfig, split: str, index: int) -> np.ndar
     """(H, W, 3) uint8: domain A's image ``index`` of ``split`` without its animals, the same sky, ground and
     noise. What a translator must leave alone; the shape figure (translate/metrics/shape.py) reads the
     translated animal's silhouette against it."""
-    scene = _sample_scene(scene_rng(cfg.seed, "A", split, index), cfg.size, cfg.n_modes)
+    scene = _scene(cfg, "A", split, index)
     return render_scene({**scene, "animals": []}, cfg.size, None)[0]
 
 
@@ -245,7 +258,7 @@ def _write_split(cfg: SyntheticConfig, out: Path, split: str, n: int) -> dict:
             _save(mask, out / "testA_mask" / fname)
             _save(gt, out / "testA_gt" / fname)
             labels["testA"][fname] = labels["testA_gt"][fname] = variant
-        scene = _sample_scene(scene_rng(cfg.seed, "B", split, i), cfg.size, cfg.n_modes)
+        scene = _scene(cfg, "B", split, i)
         mode = scene["variant"]  # domain B wears the texture that belongs with the build
         img, mask = render_scene(scene, cfg.size, mode)
         _save(img, out / f"{split}B" / fname)
@@ -259,19 +272,29 @@ def generate_synthetic(cfg: SyntheticConfig, out: Path) -> None:
     """Write the dataset into the empty or missing folder ``out`` (not atomic: see ensure_synthetic)."""
     if not 1 <= cfg.n_modes <= len(MODE_NAMES):
         raise ConfigError(f"data.synthetic.n_modes: expected 1 to {len(MODE_NAMES)}, got {cfg.n_modes}")
+    if cfg.background not in choices(Background):
+        raise ConfigError(f"data.synthetic.background: expected {' or '.join(choices(Background))}, "
+                          f"got {cfg.background!r}")
     if cfg.size < 16 or cfg.n_train < 1 or cfg.n_test < 1:
         raise ConfigError(f"data.synthetic: need size >= 16 and n_train, n_test >= 1, got {cfg}")
     out.mkdir(parents=True, exist_ok=True)
     _write_split(cfg, out, "train", cfg.n_train)
     labels = _write_split(cfg, out, "test", cfg.n_test)
     meta = {"modes": list(MODE_NAMES[: cfg.n_modes]), **labels,
-            "config": dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}
+            "config": _identity(cfg), "generator_version": GENERATOR_VERSION}
     # Written last: its presence marks a complete dataset.
     (out / "labels.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
 
 
+def _identity(cfg: SyntheticConfig) -> dict:
+    """The fields that name a dataset (its cache key, labels.json's config): all of ``cfg`` but ``background``
+    at its default, so the smooth datasets made before that field existed keep their folders and files."""
+    fields = dataclasses.asdict(cfg)
+    return {k: v for k, v in fields.items() if k != "background" or v != SyntheticConfig.background}
+
+
 def synthetic_key(cfg: SyntheticConfig) -> str:
-    fields = {**dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}
+    fields = {**_identity(cfg), "generator_version": GENERATOR_VERSION}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 

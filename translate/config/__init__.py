@@ -11,7 +11,7 @@ from translate.config.checks import (DIFFAUG_OPS, SIZE_BOUNDS, check_coop_fits, 
                                      parse_diffaug, validate)
 from translate.config.load import (CONFIG_DIR, config_from_dict, config_to_dict, load_config, load_preset,
                                    load_yaml, merge, parse_override, resolve_config_path, save_config)
-from translate.config.schema import (Config, CoopConfig, DataConfig, DistBackend, EvalConfig, Features,
+from translate.config.schema import (Background, Config, CoopConfig, DataConfig, DistBackend, EvalConfig, Features,
                                      FigureName, GanMode, GSkip, MetricName, ModelConfig, ModelName, NceNegatives,
                                      PatchSelect, Precision, Preprocess, SantaConfig, SwitchPolicy, SyntheticConfig,
                                      TrainConfig, choices)
@@ -20,7 +20,7 @@ __all__ = [
     "DIFFAUG_OPS", "SIZE_BOUNDS", "check_coop_fits", "check_decay", "coop_steps", "parse_diffaug", "validate",
     "CONFIG_DIR", "config_from_dict", "config_to_dict", "load_config", "load_preset", "load_yaml", "merge",
     "parse_override", "resolve_config_path", "save_config",
-    "Config", "CoopConfig", "DataConfig", "DistBackend", "EvalConfig", "Features", "FigureName", "GanMode",
+    "Background", "Config", "CoopConfig", "DataConfig", "DistBackend", "EvalConfig", "Features", "FigureName", "GanMode",
     "GSkip", "MetricName", "ModelConfig", "ModelName", "NceNegatives", "PatchSelect", "Precision", "Preprocess",
     "SantaConfig", "SwitchPolicy", "SyntheticConfig", "TrainConfig", "choices",
 ]

@@ -23,6 +23,7 @@ PatchSelect = Literal["random", "qs"]  # model.patch_select
 ModelName = Literal["cut", "santa"]  # model.name: models/cut.py, models/santa.py
 Features = Literal["inception", "tiny"]  # translate/metrics/features.py EXTRACTORS
 MetricName = Literal["fid", "kid", "lpips", "gt", "modes"]  # translate/metrics/registry.py METRICS
+Background = Literal["smooth", "textured"]  # data.synthetic.background (datasets/synthetic.py, datasets/textures.py)
 FigureName = Literal["fid", "kid", "lpips", "gt_l1", "gt_bg_l1", "gt_psnr", "shape_iou", "shape_iou_gt",
                      "mode_coverage", "mode_entropy", "mode_accuracy", "mode_accuracy_min", "source_share"]
 # (FigureName: the keys of translate/metrics/registry.py FIGURES, which eval.best may name)
@@ -42,6 +43,10 @@ class SyntheticConfig:
     n_test: int = 64  # images per domain in testA / testB (testA also gets paired ground truth)
     n_modes: int = 3  # texture styles in domain B (its modes; labels are written for the test split)
     seed: int = 0  # everything generated is a pure function of this seed
+    # smooth: gradient sky and ground (the demo preset's task); textured: grass noise below the horizon and sky
+    # noise above it (band-limited, datasets/textures.py), in both domains, the ground truth and the bare
+    # backgrounds. At smooth the dataset's cache folder and files are those made before this option existed.
+    background: Background = "smooth"
 
 
 @dataclass
