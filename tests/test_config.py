@@ -73,12 +73,26 @@ def test_round_trip_through_dict():
 
 
 def test_coop_presets_are_deltas_of_their_base():
-    for coop, base in (("coop_cut", "cut"), ("coop_fastcut", "fastcut"), ("coop_demo", "demo")):
+    for coop, base in (("coop_cut", "cut"), ("coop_fastcut", "fastcut"), ("coop_demo", "demo"),
+                       ("coop_demo_ref", "demo_ref")):
         c, b = config_to_dict(load_config(coop)), config_to_dict(load_config(base))
         assert c["preset"] == coop and b["preset"] == base
         assert c["coop"]["enabled"] and c["coop"]["fraction"] == 0.10  # the sweep's stage length
         assert {k: v for k, v in c.items() if k not in ("preset", "coop")} == \
                {k: v for k, v in b.items() if k not in ("preset", "coop")}
+
+
+def test_demo_ref_is_the_demo_task_at_the_reference_size():
+    """Issue 24: ngf 32, 6 blocks, 3,000 steps (1,000 decaying), 1,000 images; the rest is demo's."""
+    ref, demo = config_to_dict(load_config("demo_ref")), config_to_dict(load_config("demo"))
+    changed = {(section, key): value for section in ("data", "model", "train") for key, value in ref[section].items()
+               if value != demo[section][key]}
+    assert changed == {("data", "synthetic"): {**demo["data"]["synthetic"], "n_train": 1000},
+                       ("model", "ngf"): 32, ("model", "n_blocks"): 6,
+                       ("model", "nce_layers"): ["input", "down1", "down2", "block1", "block5"],
+                       ("train", "steps"): 3000, ("train", "decay_steps"): 1000}
+    assert {k: v for k, v in ref.items() if k not in ("preset", "data", "model", "train")} == \
+           {k: v for k, v in demo.items() if k not in ("preset", "data", "model", "train")}
 
 
 def test_base_chain_merges_in_order_and_loops_are_errors(tmp_path):
