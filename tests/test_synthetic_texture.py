@@ -101,14 +101,19 @@ def test_ground_truth_and_bare_background_carry_the_same_texture():
 
 
 def test_evaluator_renders_the_textured_backgrounds_of_a_textured_set(data_home):
-    root = ensure_synthetic(dataclasses.replace(TEXTURED, n_test=6), data_home)
-    ev = Evaluator(root, "test", metrics=("gt",))
+    cfg = dataclasses.replace(TEXTURED, n_test=12)
+    ev = Evaluator(ensure_synthetic(cfg, data_home), "test", metrics=("gt", "modes"))
     mask = ev.mask[:, 0].numpy() > 0  # (N, S, S)
     keep = np.stack([outside(m.astype(np.uint8) * 255) for m in mask])[:, None].repeat(3, 1)
     assert np.array_equal(ev.background.numpy()[keep], ev.real_a.numpy()[keep])
     gt = ev.score(ev.gt)
     assert gt["gt_bg_l1"] == 0.0 and gt["shape_iou"] > 0.7
+    assert gt["mode_accuracy"] == 1.0 and ev.score(ev.real_a)["source_share"] == 1.0  # the modes read as before
     assert ev.score(ev.background)["shape_iou"] == 0.0
+    # A translator that paints the right animal but flattens the grass and sky pays for it in gt_bg_l1.
+    smooth = ensure_synthetic(dataclasses.replace(cfg, background="smooth"), data_home)
+    flattened = Evaluator(smooth, "test", metrics=("gt",)).gt  # the same scenes' ground truth, smooth
+    assert ev.score(flattened)["gt_bg_l1"] > 5 * max(ev.score(ev.real_a)["gt_bg_l1"], 1e-3)
 
 
 def test_band_noise_is_band_limited_and_normalised():
