@@ -47,7 +47,8 @@ class TranslationModel(Protocol):
 
     Optional (see OPTIONAL): ``on_stage_start(ctx: StageContext)``, run when the stage begins,
     ``sample_columns(a, G) -> list[Tensor]``, the columns of a sample grid (default: input | G(input)), and
-    ``set_step(step: int)``, told the run's step before each forward (a weight that changes within a stage).
+    ``set_step(step: int)``, told the run's step before each forward (a weight that changes within a stage,
+    the steps of lazy R1).
     """
 
     phases: tuple[str, ...]

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from translate.models.contract import PhaseLosses, StageContext
+from translate.models.contract import PhaseLosses, StageContext, optional_member
 from translate.models.cut import CUTModel, StepOutputs
 from translate.models.losses.energy import ebm_ml_loss, teach_loss
 from translate.models.sampling.langevin import langevin_revise
@@ -175,6 +175,9 @@ class TaughtCUT(nn.Module):
 
     def set_step(self, step: int) -> None:
         self.step = step
+        inner = optional_member(self.stage_model, "set_step")
+        if inner is not None:  # the wrapped CUT model: its lazy R1 follows the run's step
+            inner(step)
 
     def weight(self) -> float:
         """w at the current step: 1 at the stage start, 0 from start + decay_steps on."""
@@ -222,6 +225,9 @@ class DWarmup(nn.Module):
         if phase != "D":
             raise ValueError(f"unknown phase {phase!r}; expected D")
         return self.cut.phase_parameters("D")
+
+    def set_step(self, step: int) -> None:
+        self.cut.set_step(step)  # CUT's D phase: lazy R1 follows the run's step
 
     def forward(self, batch: dict) -> StepOutputs:
         with torch.no_grad():

@@ -61,8 +61,8 @@ class CUTModel(nn.Module):
         self.d_augment = d_augment  # DiffAugment on every D input, real and fake (None = off)
         self.nce_negatives = nce_negatives  # PatchNCE negatives from the same image or the whole batch
         self.lambda_r1 = lambda_r1  # γ of the R1 penalty on real images (0 = off)
-        self.r1_every = r1_every  # lazy R1: every k-th D phase, weighted by k (StyleGAN2)
-        self._d_phases = 0  # D phases run so far by this process (counts the lazy R1)
+        self.r1_every = r1_every  # lazy R1: on every k-th step of the run, weighted by k (StyleGAN2)
+        self.step = 0  # the run's step, told by the trainer (set_step); decides when lazy R1 is due
         self.nce_hard_neg_beta = nce_hard_neg_beta  # β of PatchNCE's hard-negative weights (0 = off)
 
     def D_input(self, x: Tensor) -> Tensor:
@@ -153,10 +153,14 @@ class CUTModel(nn.Module):
         losses = [gan_loss(m, target_is_real, self.gan_mode, for_discriminator) for m in maps]
         return losses[0] if len(losses) == 1 else sum(losses) / len(losses)
 
+    def set_step(self, step: int) -> None:
+        """The run's step, told before each forward. Lazy R1 is due on the steps divisible by r1_every: a pure
+        function of the checkpointed step, so a resumed run applies it where an uninterrupted one does."""
+        self.step = step
+
     def _r1_due(self) -> bool:
-        """Whether this D phase adds the R1 penalty (every r1_every-th one); counts the phase."""
-        self._d_phases += 1
-        return self.lambda_r1 > 0 and (self._d_phases - 1) % self.r1_every == 0
+        """Whether this step's D phase adds the R1 penalty (every r1_every-th step of the run, from step 0)."""
+        return self.lambda_r1 > 0 and self.step % self.r1_every == 0
 
     def r1_penalty(self, real: Tensor, maps: list[Tensor]) -> Tensor:
         """R1 (Mescheder et al., ICML 2018): γ/2·‖∇_x D(x)‖² on real images, D(x) being the image's mean patch

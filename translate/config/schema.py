@@ -112,7 +112,7 @@ class ModelConfig:
     d_scales: int = 1  # PatchGANs at 1, 1/2, 1/4 ... resolution, GAN losses averaged (pix2pixHD); 1 = CUT's D
     d_spectral_norm: bool = False  # spectral normalisation of D's conv weights
     lambda_r1: float = 0.0  # γ of the R1 penalty γ/2·‖∇D(real)‖² (D = mean patch score); 0 = off
-    r1_every: int = 1  # lazy R1: apply it every k-th D step, weighted by k
+    r1_every: int = 1  # lazy R1: apply it on every k-th step of the run (steps 0, k, 2k ...), weighted by k
     patch_select: PatchSelect = "random"  # NCE patches: random (CUT) or qs (QS-Attn, on the trunk's NCE layers)
     nce_hard_neg_beta: float = 0.0  # hard negatives: PatchNCE negatives weighted by softmax(β·source relation); 0 = off
     santa: SantaConfig = field(default_factory=SantaConfig)  # SANTA's loss weights (used when name is santa)
