@@ -13,7 +13,7 @@ from PIL import Image
 from translate.config import DataConfig
 from translate.datasets.folder import (SampleSampler, UnpairedImages, build_dataset, build_loader,
                                        first_sample_index, fixed_images, mix_seed, resolve_layout)
-from translate.datasets.imageio import find_images, load_image, pil_to_tensor, save_image, tensor_to_pil
+from translate.datasets.imageio import find_images, load_image, pil_to_tensor, save_image, tensor_to_pil, tile_images
 from translate.datasets.transforms import PREPROCESS_MODES, TestTransform, TrainTransform
 from translate.errors import DataError
 
@@ -107,6 +107,27 @@ def test_tensor_round_trip_and_save(tmp_path):
         assert np.array_equal(np.asarray(saved), np.asarray(img))
     with pytest.raises(ValueError, match="shape"):
         tensor_to_pil(torch.zeros(2, 3, 4, 4))
+
+
+@pytest.mark.parametrize("n, nrow", [(6, 2), (5, 3), (2, 4), (1, 1)])
+def test_tile_images_lays_out_as_torchvision_make_grid(n, nrow):
+    make_grid = pytest.importorskip("torchvision.utils").make_grid
+    tiles = torch.rand(n, 3, 5, 7) * 2 - 1
+    grid = tile_images(tiles, nrow)
+    expected = make_grid(tiles, nrow=nrow, padding=2, pad_value=1.0)
+    if n == 1:  # make_grid returns a single image unpadded; the sample grids keep their frame
+        assert torch.equal(grid[:, 2:-2, 2:-2], expected) and grid[:, :2].eq(1).all()
+    else:
+        assert torch.equal(grid, expected)
+
+
+def test_save_image_picks_the_format_from_the_extension(tmp_path):
+    t = torch.zeros(3, 4, 4)
+    for suffix in (".png", ".jpg", ".webp", ".tif"):
+        with Image.open(save_image(t, tmp_path / f"x{suffix}")) as saved:
+            assert saved.size == (4, 4)
+    with pytest.raises(ValueError, match="unknown image extension"):
+        save_image(t, tmp_path / "x.nope")
 
 
 def test_find_images_skips_hidden_and_non_images(tmp_path):

@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid
 
-from translate.datasets.imageio import save_image
+from translate.datasets.imageio import save_image, tile_images
 from translate.events import Hook, HookContext, SaveCheckpoint
 from translate.models.contract import optional_member
 from translate.progress import Progress
@@ -100,7 +99,7 @@ class SampleHook(Hook):
         scale = max(1, 128 // rows.shape[-2])  # small training crops are enlarged so that a person can see them
         if scale > 1:
             rows = torch.nn.functional.interpolate(rows.float(), scale_factor=scale, mode="nearest")
-        grid = make_grid(rows.float().cpu(), nrow=len(columns), padding=2, pad_value=1.0)
+        grid = tile_images(rows.float().cpu(), nrow=len(columns))
         path = self.folder / f"step_{ctx.step}.png"
         save_image(grid, path)
         return path

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.utils import make_grid
 
-from translate.datasets.imageio import save_image
+from translate.datasets.imageio import save_image, tile_images
 from translate.metrics.registry import FIGURES
 from translate.atomic import write_text
 
@@ -73,5 +72,5 @@ def pair_grid(inputs: torch.Tensor, outputs: torch.Tensor, path: Path, n: int = 
     rng = np.random.default_rng(seed)
     idx = sorted(rng.choice(inputs.shape[0], min(n, inputs.shape[0]), replace=False).tolist())
     tiles = torch.stack([t for i in idx for t in (inputs[i], outputs[i])])  # (2n, 3, H, W): in, out, in, out ...
-    grid = make_grid(tiles.float(), nrow=2 * min(pairs_per_row, len(idx)), padding=2, pad_value=1.0)
+    grid = tile_images(tiles.float(), nrow=2 * min(pairs_per_row, len(idx)))
     return save_image(grid, path)
