@@ -5,12 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as Fn
 
-from translate.config import load_config
+from translate.config import SANTA_IGNORES, config_to_dict, load_config
 from translate.errors import ConfigError
 from translate.models.contract import TranslationModel
 from translate.models.cut import build_generator, build_model
 from translate.models.networks.santa_generator import SantaGenerator
 from translate.models.santa import SantaModel
+from translate.runfolder.schema import checkpoint_config
 
 SANTA = ["model.name=santa"]
 
@@ -104,6 +105,39 @@ def test_santa_config_preset_and_loader():
     assert type(build_model(load_config("smoke").model)).__name__ == "CUTModel"  # the default is unchanged
     with pytest.raises(ConfigError, match="model.santa.lambda_path"):
         load_config("smoke", [*SANTA, "model.santa.lambda_path=-1"])
+
+
+# A value away from the default for each option SANTA ignores (translate/config/checks.py SANTA_IGNORES).
+IGNORED = {"lambda_nce": "10.0", "nce_idt": "false", "nce_t": "0.1", "flip_equivariance": "true",
+           "nce_negatives": "batch", "patch_select": "qs", "nce_hard_neg_beta": "1.0", "n_downsampling": "1",
+           "g_skip": "add"}
+
+
+def test_santa_refuses_the_options_it_would_ignore():
+    assert set(IGNORED) == set(SANTA_IGNORES)
+    for name, value in IGNORED.items():
+        with pytest.raises(ConfigError) as err:
+            load_config("smoke", [*SANTA, f"model.{name}={value}", "model.nce_layers=[input, down1, block1]"])
+        msg = str(err.value)
+        assert msg.startswith(f"model.{name}={value}: no effect with model.name=santa") and "\n" not in msg, msg
+        assert f"--set model.{name}=" in msg and "model.name=cut" in msg
+        load_config("smoke", [f"model.{name}={value}", "model.nce_layers=[input, down1, block1]"])  # CUT uses it
+    load_config("santa_demo", ["model.num_patches=8"])  # F's sizes, which size presets set: allowed
+    # a checkpoint from before the check (an ignored option in its config) still loads, at the defaults
+    state = {"config": config_to_dict(load_config("smoke", SANTA))}
+    state["config"]["model"]["flip_equivariance"] = True
+    assert checkpoint_config(state).model.flip_equivariance is False
+
+
+def test_santa_ignored_option_is_a_one_line_cli_error(data_home, tmp_path):
+    from test_cli import translate
+
+    res = translate("train", "demo", "--config", "smoke", "--set", "model.name=santa", "--set",
+                    "model.nce_hard_neg_beta=0.5", "--out", str(tmp_path / "r"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    (line,) = res.stderr.strip().splitlines()
+    assert "model.nce_hard_neg_beta=0.5: no effect with model.name=santa" in line
+    assert "--set model.nce_hard_neg_beta=0.0" in line and not (tmp_path / "r").exists()
 
 
 @pytest.mark.slow

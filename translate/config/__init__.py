@@ -7,8 +7,8 @@
 Only ``build_*`` functions read these objects; networks and losses take plain arguments. Import from
 ``translate.config``: this is the package's one public face.
 """
-from translate.config.checks import (DIFFAUG_OPS, SIZE_BOUNDS, check_coop_fits, check_decay, coop_steps,
-                                     parse_diffaug, validate)
+from translate.config.checks import (DIFFAUG_OPS, SANTA_IGNORES, SIZE_BOUNDS, check_coop_fits, check_decay,
+                                     coop_steps, parse_diffaug, validate)
 from translate.config.load import (CONFIG_DIR, config_from_dict, config_to_dict, load_config, load_preset,
                                    load_yaml, merge, parse_override, resolve_config_path, save_config)
 from translate.config.schema import (Background, Config, CoopConfig, DataConfig, DistBackend, EvalConfig, Features,
@@ -17,7 +17,7 @@ from translate.config.schema import (Background, Config, CoopConfig, DataConfig,
                                      TrainConfig, choices)
 
 __all__ = [
-    "DIFFAUG_OPS", "SIZE_BOUNDS", "check_coop_fits", "check_decay", "coop_steps", "parse_diffaug", "validate",
+    "DIFFAUG_OPS", "SANTA_IGNORES", "SIZE_BOUNDS", "check_coop_fits", "check_decay", "coop_steps", "parse_diffaug", "validate",
     "CONFIG_DIR", "config_from_dict", "config_to_dict", "load_config", "load_preset", "load_yaml", "merge",
     "parse_override", "resolve_config_path", "save_config",
     "Background", "Config", "CoopConfig", "DataConfig", "DistBackend", "EvalConfig", "Features", "FigureName", "GanMode",

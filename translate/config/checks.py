@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from translate.config.schema import Config, CoopConfig
+from translate.config.schema import Config, CoopConfig, ModelConfig
 from translate.errors import ConfigError
 
 DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (models/augment.py)
@@ -44,6 +44,31 @@ SIZE_BOUNDS = {
 }
 
 
+# The model options SANTA (model.name=santa, models/santa.py) has no use for: PatchNCE's settings and the layout of
+# CUT's generator (SANTA's has its own). Away from their defaults they would silently do nothing, so validate
+# refuses them. F's sizes (nce_layers, num_patches, netf_nc) are left out: size presets (demo, smoke) set them
+# for CUT, and under SANTA they build nothing.
+SANTA_IGNORES = ("lambda_nce", "nce_idt", "nce_t", "flip_equivariance", "nce_negatives", "patch_select",
+                 "nce_hard_neg_beta", "n_downsampling", "g_skip")
+
+
+def _as_set(value: Any) -> str:
+    """A value as ``--set`` reads it back (YAML): true/false for booleans."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _check_santa_ignores(cfg: Config) -> None:
+    if cfg.model.name != "santa":
+        return
+    default = ModelConfig()
+    unused = [name for name in SANTA_IGNORES if getattr(cfg.model, name) != getattr(default, name)]
+    if unused:
+        given = ", ".join(f"model.{n}={_as_set(getattr(cfg.model, n))}" for n in unused)
+        fixes = " ".join(f"--set model.{n}={_as_set(getattr(default, n))}" for n in unused)
+        raise ConfigError(f"{given}: no effect with model.name=santa (SANTA has no PatchNCE and its own generator); "
+                          f"set {'it' if len(unused) == 1 else 'them'} back ({fixes}) or use model.name=cut")
+
+
 def validate(cfg: Config) -> None:
     for dotted, bound in SIZE_BOUNDS.items():
         if _get(cfg, dotted) > bound:
@@ -61,6 +86,7 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{dotted}: expected zero or more, got {_get(cfg, dotted)!r}")
     if cfg.data.crop_size > cfg.data.load_size and cfg.data.preprocess in ("resize_and_crop", "scale_width_and_crop"):
         raise ConfigError(f"data.crop_size ({cfg.data.crop_size}) must not exceed data.load_size ({cfg.data.load_size})")
+    _check_santa_ignores(cfg)
     if cfg.model.n_downsampling not in (1, 2):
         raise ConfigError(f"model.n_downsampling: expected 1 or 2, got {cfg.model.n_downsampling!r}")
     downs = tuple(f"down{i}" for i in range(1, cfg.model.n_downsampling + 1))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from translate.config import Config, config_from_dict, config_to_dict
+from translate.config import SANTA_IGNORES, Config, config_from_dict, config_to_dict
 from translate.errors import CheckpointError, TranslateError
 from translate.atomic import atomic_open
 from translate.runfolder.layout import RunFolder
@@ -79,6 +79,10 @@ def checkpoint_config(state: dict, path: str | Path = "the checkpoint") -> Confi
     if not isinstance(saved, dict):
         raise CheckpointError(f"'{path}': its config is a {type(saved).__name__}, not a mapping; the file was "
                               "not written by `translate train` (or was edited)")
+    model = saved.get("model")
+    if isinstance(model, dict) and model.get("name") == "santa":
+        # A SANTA run from before validate refused the options SANTA ignores: their defaults describe it as well.
+        saved = {**saved, "model": {k: v for k, v in model.items() if k not in SANTA_IGNORES}}
     try:
         return config_from_dict(saved)
     except TranslateError as e:
