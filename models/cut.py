@@ -120,24 +120,27 @@ class CUTModel(nn.Module):
         by the CoopInit stage, models/coop.py)."""
         if not self._wants_nce():
             return {}
-        losses = {}
-        feat_q, feat_q_idt = self._encode_queries(out)
-        nce = self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped, feat_q)
-        if out.idt_b is not None:
-            nce_y = self.lambda_nce * self.nce_loss(out.feat_k_idt, out.idt_b, out.flipped, feat_q_idt)
-            losses["G/nce_idt"] = 0.5 * nce_y
-            nce = 0.5 * nce
-        losses["G/nce"] = nce
-        return losses
-
-    def _encode_queries(self, out: StepOutputs) -> tuple[list[Tensor], list[Tensor] | None]:
-        """G's encoder on fake_b and idt_b in one batched pass (one call per layer instead of two, which
-        matters on CPU at small sizes); every layer is per-image, so the features are those of two passes."""
         if out.idt_b is None:
-            return self.G.encode(out.fake_b, self.nce_layers), None
+            return {"G/nce": self.lambda_nce * self.nce_loss(out.feat_k, out.fake_b, out.flipped)}
+        nce, nce_y = self._nce_pair(out)
+        return {"G/nce_idt": 0.5 * (self.lambda_nce * nce_y), "G/nce": 0.5 * (self.lambda_nce * nce)}
+
+    def _nce_pair(self, out: StepOutputs) -> tuple[Tensor, Tensor]:
+        """PatchNCE of fake_b and of idt_b, as two ``nce_loss`` calls compute them (the same patch draws, in
+        the same order), from one encoder pass over both (one call per layer instead of two, which matters on
+        CPU at small sizes; every layer is per-image) and one patch gather per layer (F.forward_groups)."""
         n = out.fake_b.shape[0]
-        feats = self.G.encode(torch.cat([out.fake_b, out.idt_b]), self.nce_layers)
-        return [f[:n] for f in feats], [f[n:] for f in feats]
+        feat_q = self.G.encode(torch.cat([out.fake_b, out.idt_b]), self.nce_layers)
+        if out.flipped:
+            feat_q = [torch.flip(f, dims=[3]) for f in feat_q]
+        with fp32("nce", out.fake_b.device.type):  # the precision policy (models/precision.py)
+            samples_k, ids = self.F([f.float() for f in out.feat_k], self.num_patches)
+            samples_k_idt, ids_idt = self.F([f.float() for f in out.feat_k_idt], self.num_patches)
+            samples_q, samples_q_idt = self.F.forward_groups([f.float() for f in feat_q], self.num_patches,
+                                                             [ids, ids_idt])
+            return tuple(multilayer_nce_loss(q, [k.detach() for k in keys], n, self.nce_t, self.nce_negatives,
+                                             self.nce_hard_neg_beta)
+                         for q, keys in ((samples_q, samples_k), (samples_q_idt, samples_k_idt)))
 
     def _discriminate(self, fake: Tensor, real: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """D's patch-score maps (one per scale) on fake and real images; one batched pass when no augmentation

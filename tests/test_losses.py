@@ -111,3 +111,35 @@ def test_gan_hinge() -> None:
 def test_gan_unknown_mode_raises() -> None:
     with pytest.raises(ValueError, match="wgan"):
         gan_loss(torch.zeros(1), True, "wgan")
+
+
+@pytest.mark.parametrize("batch, flipped", [(1, False), (2, False), (1, True)])
+def test_paired_nce_is_two_single_passes_bit_for_bit(batch, flipped) -> None:
+    """CUTModel._nce_pair (one encoder pass over fake_b and idt_b, one patch gather per layer for both: issue 27)
+    gives exactly the losses and gradients of nce_loss on each, drawing the same patches in the same order."""
+    from translate.config import load_config
+    from translate.models.cut import build_model
+
+    torch.manual_seed(0)
+    model = build_model(load_config("smoke").model)
+    batch_in = {"a": torch.rand(batch, 3, 32, 32) * 2 - 1, "b": torch.rand(batch, 3, 32, 32) * 2 - 1}
+    out = model(batch_in)
+    out.flipped = flipped  # the queries are flipped back as under flip equivariance (the keys are what they are)
+
+    def losses_and_grads(pair: bool):
+        torch.manual_seed(1)
+        model.zero_grad(set_to_none=True)
+        if pair:
+            nce, nce_y = model._nce_pair(out)
+        else:
+            n = out.fake_b.shape[0]
+            feats = model.G.encode(torch.cat([out.fake_b, out.idt_b]), model.nce_layers)
+            nce = model.nce_loss(out.feat_k, out.fake_b, flipped, [f[:n] for f in feats])
+            nce_y = model.nce_loss(out.feat_k_idt, out.idt_b, flipped, [f[n:] for f in feats])
+        (0.5 * nce + 0.5 * nce_y).backward(retain_graph=True)
+        return [nce, nce_y], {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+
+    (paired, grads_paired), (single, grads_single) = losses_and_grads(True), losses_and_grads(False)
+    assert all(torch.equal(a, b) for a, b in zip(paired, single))
+    assert grads_paired.keys() == grads_single.keys() and any(k.startswith("F.") for k in grads_paired)
+    assert all(torch.equal(grads_paired[k], grads_single[k]) for k in grads_single)

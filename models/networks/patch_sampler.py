@@ -113,3 +113,31 @@ class PatchSampler(nn.Module):
             samples.append(l2_normalize(mlp(x), dim=-1))
             used_ids.append(ids)
         return samples, used_ids
+
+    def forward_groups(
+        self,
+        feats: Sequence[torch.Tensor],
+        num_patches: int,
+        patch_ids: Sequence[Sequence[torch.Tensor]],
+    ) -> list[list[torch.Tensor]]:
+        """F on maps that stack groups of images on the batch axis (CUT: fake_b, then idt_b), group g at its own
+        ids ``patch_ids[g]`` from an earlier call: per group, the samples that ``forward`` on its slice of the maps
+        returns. One gather per layer for all groups: its backward writes the maps' gradient once, where slicing
+        the groups first costs a zero-filled copy of every map per group (about 3 ms of CPU per 64 px CUT step;
+        docs/benchmarks.md). QS layers and ``num_patches`` 0 take the slices."""
+        groups = len(patch_ids)
+        if num_patches == 0 or any(self.qs_layers):
+            return [self.forward([f.tensor_split(groups)[g] for f in feats], num_patches, patch_ids[g])[0]
+                    for g in range(groups)]
+        samples: list[list[torch.Tensor]] = [[] for _ in range(groups)]
+        for i, (feat, mlp) in enumerate(zip(feats, self.mlps)):
+            B, C = feat.shape[:2]
+            per_group = B // groups
+            ids = torch.stack([p[i] for p in patch_ids]).repeat_interleave(per_group, dim=0)  # (B, P)
+            # As forward: gathered on (B, C, H*W), then transposed, so each group's (b*P, C) rows are laid out
+            # (and multiplied by the MLP) exactly as there.
+            x = feat.flatten(2).gather(2, ids[:, None, :].expand(B, C, -1)).transpose(1, 2)  # (B, P, C)
+            for g in range(groups):
+                rows = x[g * per_group:(g + 1) * per_group].flatten(0, 1)
+                samples[g].append(l2_normalize(mlp(rows), dim=-1))
+        return samples
