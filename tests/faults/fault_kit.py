@@ -1,6 +1,6 @@
 """The fault sweep's kit: run the CLI with a timeout, judge the outcome, build faulty inputs.
 
-A case (fault_cases.py) gets a Ctx (its own scratch folder, the environment, the shared smoke run) and returns
+A case (listed in fault_cases.py) gets a Ctx (its own scratch folder, the environment, the shared smoke run) and returns
 a Verdict; ``judge`` finds tracebacks and timeouts in the commands it ran, the case lists its own checks.
 ``new_ctx`` and ``run_case`` are what both runners use: tests/faults/test_fault_cases.py (pytest, one test per
 case) and benchmarks/fault_sweep.py (the table of outcomes).
@@ -38,6 +38,7 @@ NOT_RUN = "not run"
 KINDS = [REFUSED, HANDLED, TRACEBACK, HANG, LOST, DOS, NOT_RUN]
 GOOD = {REFUSED, HANDLED}
 DEAD_URL = "http://127.0.0.1:9"  # never the real server: nothing here may leave the machine
+RESUME = ["--config", "smoke", "--resume", "--set", "train.device=cpu"]  # `translate train demo --out RUN` + these
 ENV = {"OMP_NUM_THREADS": "1", "NO_ALBUMENTATIONS_UPDATE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
        "HF_HUB_DISABLE_TELEMETRY": "1", "PYTHONUNBUFFERED": "1", "TRANSLATE_ZOO_URL": DEAD_URL}
 
