@@ -176,13 +176,20 @@ def test_batched_nce_queries_and_D_pass_equal_separate_passes():
 def test_bf16_detection_and_the_auto_switch(monkeypatch):
     units = device_mod.cpu_bf16_units()
     assert set(units) <= {"amx_bf16", "avx512_bf16"}
-    assert device_mod.resolve_precision("auto", CPU) == torch.float32  # the switch is off
+    assert device_mod.resolve_precision("auto", CPU) == torch.float32  # the CPU switch is off
     monkeypatch.setattr(device_mod, "cpu_bf16_units", lambda: ["amx_bf16"])
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     cuda = torch.device("cuda")
-    assert device_mod.resolve_precision("auto", CPU) == device_mod.resolve_precision("auto", cuda) == torch.float32
-    monkeypatch.setattr(device_mod, "AUTO_BF16", True)
-    assert device_mod.resolve_precision("auto", CPU) == device_mod.resolve_precision("auto", cuda) == torch.bfloat16
+    # auto: bf16 on a bf16-capable GPU, fp32 on a CPU even with bf16 units while AUTO_BF16_CPU is off
+    assert device_mod.resolve_precision("auto", cuda) == torch.bfloat16
+    assert device_mod.resolve_precision("auto", CPU) == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert device_mod.resolve_precision("auto", cuda) == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(device_mod, "AUTO_BF16_CUDA", False)
+    assert device_mod.resolve_precision("auto", cuda) == torch.float32
+    monkeypatch.setattr(device_mod, "AUTO_BF16_CPU", True)
+    assert device_mod.resolve_precision("auto", CPU) == torch.bfloat16
     monkeypatch.setattr(device_mod, "cpu_bf16_units", lambda: [])
     assert device_mod.resolve_precision("auto", CPU) == torch.float32
     assert device_mod.resolve_precision("bf16", CPU) == torch.bfloat16

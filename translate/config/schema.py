@@ -130,7 +130,7 @@ class TrainConfig:
     beta2: float = 0.999  # Adam β2
     seed: int = 0  # seeds torch, Python and the data order: a run repeats exactly
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    precision: Precision = "auto"  # auto: fp32 (bf16 on native hardware once it trains as well: docs/benchmarks.md)
+    precision: Precision = "auto"  # auto: bf16 on CUDA GPUs that support it, fp32 on CPU (docs/benchmarks.md)
     channels_last: bool = False  # NHWC activations; off: slower on CPU (docs/benchmarks.md), untested on GPU
     compile: bool = False  # torch.compile G, D and F; off: minutes of compile for little gain (docs/benchmarks.md)
     dist_backend: DistBackend = "auto"  # under torchrun: auto = nccl on CUDA, gloo on CPU
