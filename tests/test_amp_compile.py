@@ -32,8 +32,10 @@ def test_compiled_training_matches_eager(data_home, tmp_path, monkeypatch):
     ref, plain = _losses(tmp_path / "eager", False)
     assert not calls
     got, compiled = _losses(tmp_path / "compiled", True)
-    assert len(calls) == 4  # G, D, F forward and G.encode
-    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 4  # they were really traced
+    assert len(calls) == 5  # G, D, F forward, G.encode and F.forward_groups (CUT's NCE queries)
+    # they were really traced: 4 graphs with every part compiled, 3 when F.forward_groups (CUT's NCE queries)
+    # was left eager, as it was when forward_groups came in (6bb14ce)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 4
     assert got[0] == pytest.approx(ref[0], rel=1e-5, abs=1e-6)
     assert got[1] == pytest.approx(ref[1], rel=2e-3, abs=1e-5)
     assert compiled.state_dict()["models"]["G"].keys() == plain.state_dict()["models"]["G"].keys()

@@ -84,10 +84,13 @@ def compile_networks(networks: torch.nn.Module) -> None:
 
     ``Module.compile`` keeps parameter names, so checkpoints stay loadable without compile. G's ``encode``
     (the NCE queries, a third of G's work per step) is a method rather than ``forward``, so it gets its own
-    compiled wrapper. The first steps are slow while the graphs are compiled (minutes on a CPU).
+    compiled wrapper, and so does F's ``forward_groups`` (CUT's queries of fake_b and idt_b in one call). The
+    first steps are slow while the graphs are compiled (minutes on a CPU).
     """
     for name in ("G", "D", "F"):
         getattr(networks, name).compile()
-    G = networks.G
+    G, F = networks.G, networks.F
     G.encode = torch.compile(G.encode)
+    if hasattr(F, "forward_groups"):
+        F.forward_groups = torch.compile(F.forward_groups)
     log.info("train.compile: G, D and F will be compiled on their first calls (this takes a while)")
