@@ -174,3 +174,16 @@ def test_calibrated_switch_keeps_santas_objective(data_home):
     assert not torch.equal(head, networks.D.gan_head.weight)  # the shared D was calibrated
     batch = _batch()
     assert "G/path" in model.phase_losses("G", batch, model(batch)).optimise  # SANTA's terms, not CUT's
+
+
+def test_cut_refuses_santa_options_it_would_ignore():
+    with pytest.raises(ConfigError) as err:
+        load_config("smoke", ["model.santa.lambda_path=0.1", "model.santa.noise_std=0"])
+    msg = str(err.value)
+    assert msg.startswith("model.santa.lambda_path=0.1, model.santa.noise_std=0") and "\n" not in msg, msg
+    assert "no effect with model.name=cut" in msg and "--set model.name=santa" in msg
+    load_config("smoke", [*SANTA, "model.santa.lambda_path=0.1"])  # SANTA uses it
+    # a CUT checkpoint from before the check still loads, with the santa block at its defaults
+    state = {"config": config_to_dict(load_config("smoke"))}
+    state["config"]["model"]["santa"]["lambda_path"] = 0.5
+    assert checkpoint_config(state).model.santa.lambda_path == 0.01

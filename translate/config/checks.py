@@ -7,9 +7,10 @@ becomes steps only once domain A is counted) are functions here too, called agai
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import Any
 
-from translate.config.schema import Config, CoopConfig, ModelConfig
+from translate.config.schema import Config, CoopConfig, ModelConfig, SantaConfig
 from translate.errors import ConfigError
 
 DIFFAUG_OPS = ("color", "translation", "cutout")  # model.diffaug: a comma-separated subset (models/augment.py)
@@ -59,6 +60,7 @@ def _as_set(value: Any) -> str:
 
 def _check_santa_ignores(cfg: Config) -> None:
     if cfg.model.name != "santa":
+        _check_santa_block_unused(cfg)
         return
     default = ModelConfig()
     unused = [name for name in SANTA_IGNORES if getattr(cfg.model, name) != getattr(default, name)]
@@ -67,6 +69,16 @@ def _check_santa_ignores(cfg: Config) -> None:
         fixes = " ".join(f"--set model.{n}={_as_set(getattr(default, n))}" for n in unused)
         raise ConfigError(f"{given}: no effect with model.name=santa (SANTA has no PatchNCE and its own generator); "
                           f"set {'it' if len(unused) == 1 else 'them'} back ({fixes}) or use model.name=cut")
+
+
+def _check_santa_block_unused(cfg: Config) -> None:
+    """The converse: model.santa.* is SANTA's alone, so away from its defaults under CUT it would do nothing."""
+    default = SantaConfig()
+    changed = [f.name for f in fields(SantaConfig) if getattr(cfg.model.santa, f.name) != getattr(default, f.name)]
+    if changed:
+        given = ", ".join(f"model.santa.{n}={_as_set(getattr(cfg.model.santa, n))}" for n in changed)
+        raise ConfigError(f"{given}: no effect with model.name={cfg.model.name} (the santa block is SANTA's loss); "
+                          f"add --set model.name=santa, or leave model.santa at its defaults")
 
 
 def validate(cfg: Config) -> None:

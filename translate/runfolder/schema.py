@@ -83,6 +83,9 @@ def checkpoint_config(state: dict, path: str | Path = "the checkpoint") -> Confi
     if isinstance(model, dict) and model.get("name") == "santa":
         # A SANTA run from before validate refused the options SANTA ignores: their defaults describe it as well.
         saved = {**saved, "model": {k: v for k, v in model.items() if k not in SANTA_IGNORES}}
+    elif isinstance(model, dict) and "santa" in model:
+        # A CUT run from before validate refused a santa block away from its defaults: CUT never read it.
+        saved = {**saved, "model": {k: v for k, v in model.items() if k != "santa"}}
     try:
         return config_from_dict(saved)
     except TranslateError as e:
