@@ -87,6 +87,17 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
     assert "| cut | 1 | 0 | 0 |" in out and "all_modes" in out
 
 
+def test_a_diverged_run_counts_as_failed_though_its_modes_read_right():
+    """A run whose translations lost the scene (gt_bg_l1 0.30-0.43 at 4x lr) can still read as the right modes."""
+    ablation = load_script("coopinit_ablation")
+    ok = {"method": "cut", "collapsed": False, "source_share": 0.0, "gt_bg_l1": 0.11, "mode_accuracy": 0.7}
+    gone = {**ok, "method": "coop", "gt_bg_l1": 0.396}
+    assert not ablation.failed(ok) and ablation.failed(gone) and not ablation.diverged(ok)
+    table = ablation.summarise([ok, gone])
+    assert table["cut"]["failed"][0] == 0 and table["coop"]["failed"][0] == 1 and table["coop"]["collapsed"][0] == 0
+    assert "diverged" in ablation.markdown(table)
+
+
 def test_an_interrupted_run_is_not_recorded_as_a_finished_cell(tmp_path, data_home, monkeypatch, capsys):
     """SIGTERM or Ctrl-C stops the Trainer early (fit() returns False): that run must be trained again on resume,
     not scored at the step it reached and kept as a result."""
