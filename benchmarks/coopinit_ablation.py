@@ -213,10 +213,21 @@ def merged_runs(result: dict) -> list[dict]:
 
 
 def read_runs(path: Path) -> list[dict]:
-    """The runs of a --json file, of parity_vs_reference.py's results.json, or of an --out folder (NAME_sSEED.json)."""
+    """The runs of a --json file, of parity_vs_reference.py's results.json, of an --out folder (NAME_sSEED.json),
+    or one run's own OUT/NAME_sSEED.json."""
     if path.is_dir():
         return [json.loads(p.read_text()) for p in sorted(path.glob("*_s*.json"))]
-    return merged_runs(json.loads(path.read_text()))
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--merge {path}: cannot read it as JSON ({e}); give a --json file, an --out folder "
+                         "or one of its NAME_sSEED.json files") from None
+    if isinstance(result, dict) and "method" in result and "runs" not in result:
+        return [result]  # one finished cell
+    if not isinstance(result, dict) or "runs" not in result:
+        raise SystemExit(f"--merge {path}: no runs in it; give a --json file, an --out folder or one of its "
+                         "NAME_sSEED.json files")
+    return merged_runs(result)
 
 
 def parse_args(argv=None):

@@ -85,6 +85,13 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
     # shape_iou and mode_accuracy_min: figures these runs lack, blank in the paired table
     assert "| coop_len10 | 0 | +0.0000 | +0.0000 | +0.0000 |  | +0.2000 |  | +0.3333 |" in out
     assert "| cut | 1 | 0 | 0 |" in out and "all_modes" in out
+    # one finished cell's own OUT/NAME_sSEED.json merges too; a file without runs is a one-line error
+    (tmp_path / "cut_s0.json").write_text(json.dumps({**run("project", 0, 0.5, 2 / 3), "method": "cut"}))
+    assert ablation.main(["--merge", str(tmp_path / "cut_s0.json"), str(tmp_path / "coop.json")]) == 0
+    assert "| cut | 1 | 0 | 0 |" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit, match="no runs in it"):
+        ablation.main(["--merge", str(tmp_path / "bad.json")])
 
 
 def test_a_diverged_run_counts_as_failed_though_its_modes_read_right():
