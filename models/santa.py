@@ -81,7 +81,7 @@ class SantaModel(CUTModel):
 
 def build_santa_generator(m) -> SantaGenerator:
     return SantaGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
-                          init_gain=m.init_gain, style_dim=m.santa.style_dim)
+                          init_gain=m.init_gain, style_dim=m.santa.style_dim, n_downsampling=m.n_downsampling)
 
 
 def build_santa(m, D, d_augment) -> SantaModel:

@@ -109,8 +109,7 @@ def test_santa_config_preset_and_loader():
 
 # A value away from the default for each option SANTA ignores (translate/config/checks.py SANTA_IGNORES).
 IGNORED = {"lambda_nce": "10.0", "nce_idt": "false", "nce_t": "0.1", "flip_equivariance": "true",
-           "nce_negatives": "batch", "patch_select": "qs", "nce_hard_neg_beta": "1.0", "n_downsampling": "1",
-           "g_skip": "add"}
+           "nce_negatives": "batch", "patch_select": "qs", "nce_hard_neg_beta": "1.0", "g_skip": "add"}
 
 
 def test_santa_refuses_the_options_it_would_ignore():
@@ -187,3 +186,20 @@ def test_cut_refuses_santa_options_it_would_ignore():
     state = {"config": config_to_dict(load_config("smoke"))}
     state["config"]["model"]["santa"]["lambda_path"] = 0.5
     assert checkpoint_config(state).model.santa.lambda_path == 0.01
+
+
+def test_santa_generator_with_one_downsampling_keeps_the_trunk_at_half_resolution():
+    """model.n_downsampling=1 works for SANTA's G as for CUT's: the trunk at H/2, one upsampling stage, the same
+    output size; the demo's NCE layers (down2 among them) are not checked, since SANTA builds no F."""
+    cfg = load_config("santa_demo", ["model.n_downsampling=1"])
+    G = build_generator(cfg.model)
+    assert isinstance(G, SantaGenerator) and G.multiple == 2 and len(G.ups) == 1
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    h = G.encode_latent(x)
+    assert h.shape == (2, 2 * cfg.model.ngf, 16, 16)
+    y, path = G.decode(h, torch.ones(2), with_path=True)
+    assert y.shape == x.shape and len(path) == 3  # first decoder block, one upsampling conv, output conv
+    assert torch.equal(G(x), y)
+    default = build_generator(load_config("santa_demo").model)
+    assert default.multiple == 4 and len(default.ups) == 2
+    assert sum(p.numel() for p in G.parameters()) < sum(p.numel() for p in default.parameters())

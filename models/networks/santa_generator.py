@@ -66,19 +66,22 @@ class AdaINUp(nn.Module):
 class SantaGenerator(nn.Module):
     """(B, 3, H, W) -> (B, 3, H, W): encoder (CUT's, n_blocks // 2 blocks), then the d-conditioned decoder."""
 
-    multiple: int = 4  # two stride-2 stages
+    multiple: int = 4  # input H, W must be divisible by this (2**n_downsampling; set per instance)
 
     def __init__(self, in_ch: int = 3, out_ch: int = 3, ngf: int = 64, n_blocks: int = 9, antialias: bool = True,
-                 antialias_up: bool = True, init_gain: float = 0.02, style_dim: int = 8) -> None:
+                 antialias_up: bool = True, init_gain: float = 0.02, style_dim: int = 8,
+                 n_downsampling: int = 2) -> None:
         super().__init__()
-        trunk = 4 * ngf
+        # n_downsampling as CUT's G: 2 (the paper's) or 1, the trunk at half resolution (thin structures survive)
+        trunk = ngf * 2**n_downsampling
         # The encoder half: CUT's G with n_blocks // 2 blocks, decoder discarded; its roles name the NCE layers.
-        half = ResnetGenerator(in_ch, out_ch, ngf, n_blocks // 2, antialias=antialias, antialias_up=antialias_up)
-        self.encoder, self.roles = half.encoder, half.roles
+        half = ResnetGenerator(in_ch, out_ch, ngf, n_blocks // 2, antialias=antialias, antialias_up=antialias_up,
+                               n_downsampling=n_downsampling)
+        self.encoder, self.roles, self.multiple = half.encoder, half.roles, half.multiple
         self._feature_channels = half.feature_channels
         self.blocks = nn.ModuleList(AdaINResnetBlock(trunk, style_dim) for _ in range(n_blocks - n_blocks // 2))
-        self.ups = nn.ModuleList([AdaINUp(trunk, 2 * ngf, antialias_up, style_dim),
-                                  AdaINUp(2 * ngf, ngf, antialias_up, style_dim)])
+        self.ups = nn.ModuleList(AdaINUp(trunk // 2**i, trunk // 2 ** (i + 1), antialias_up, style_dim)
+                                 for i in range(n_downsampling))
         self.out = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7))
         self.domain_embedding = nn.Embedding(2, style_dim)  # e_A, e_B
         init_weights(self, init_gain)

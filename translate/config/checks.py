@@ -46,11 +46,11 @@ SIZE_BOUNDS = {
 
 
 # The model options SANTA (model.name=santa, models/santa.py) has no use for: PatchNCE's settings and the layout of
-# CUT's generator (SANTA's has its own). Away from their defaults they would silently do nothing, so validate
+# CUT's generator that SANTA's lacks (its skips). Away from their defaults they would silently do nothing, so validate
 # refuses them. F's sizes (nce_layers, num_patches, netf_nc) are left out: size presets (demo, smoke) set them
 # for CUT, and under SANTA they build nothing.
 SANTA_IGNORES = ("lambda_nce", "nce_idt", "nce_t", "flip_equivariance", "nce_negatives", "patch_select",
-                 "nce_hard_neg_beta", "n_downsampling", "g_skip")
+                 "nce_hard_neg_beta", "g_skip")
 
 
 def _as_set(value: Any) -> str:
@@ -102,7 +102,7 @@ def validate(cfg: Config) -> None:
     if cfg.model.n_downsampling not in (1, 2):
         raise ConfigError(f"model.n_downsampling: expected 1 or 2, got {cfg.model.n_downsampling!r}")
     downs = tuple(f"down{i}" for i in range(1, cfg.model.n_downsampling + 1))
-    for name in cfg.model.nce_layers:
+    for name in cfg.model.nce_layers if cfg.model.name != "santa" else ():  # SANTA builds no F
         block = int(name[5:]) if name.startswith("block") and name[5:].isdigit() else None
         if name not in ("input", *downs) and (block is None or not 1 <= block <= cfg.model.n_blocks):
             raise ConfigError(f"model.nce_layers: unknown layer {name!r} with model.n_downsampling="
