@@ -177,8 +177,8 @@ def markdown(table: dict) -> str:
         lines.append(f"| {method} | {row['runs'][0]} | {row[COLLAPSED][0]} | {row['failed'][0]} | "
                      + " | ".join(cells) + " |")
     legend = ("\ncollapsed: at most one mode produced; failed: collapsed, or source_share ≥ 0.5 (most inputs left "
-              f"untranslated), or gt_bg_l1 ≥ {DIVERGED_BG_L1} (diverged: the scene is gone); all_modes: the share of runs producing every mode; acc:MODE: mode accuracy among "
-              "the inputs that call for MODE.")
+              f"untranslated), or gt_bg_l1 ≥ {DIVERGED_BG_L1} (diverged: the scene is gone); all_modes: the share of "
+              "runs producing every mode; acc:MODE: mode accuracy among the inputs that call for MODE.")
     return "\n".join(lines) + "\n" + legend
 
 
