@@ -247,6 +247,7 @@ def parse_args(argv=None):
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override for all runs")
     p.add_argument("--coop-set", action="append", default=[], help="config override for the coop runs only")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared; more oversubscribes)")
+    p.add_argument("--base", default="cut", help="the method the per-seed paired differences are taken against")
     p.add_argument("--json", help="write every run and the summary here")
     p.add_argument("--merge", nargs="+", metavar="JSON|OUT", help="only print the table of earlier --json files "
                    "(or of parity_vs_reference.py's results.json), or of every finished run in --out folders")
@@ -340,8 +341,8 @@ def main(argv=None) -> int:
         rows = [r for path in args.merge for r in read_runs(Path(path))]
         runs = list({(r["method"], r["seed"]): r for r in rows}.values())  # a run in two files counts once
         text = markdown(summarise(runs))
-        if any(r["method"] == "cut" for r in runs) and len({r["method"] for r in runs}) > 1:
-            text += "\n\nPer-seed paired differences:\n\n" + paired(runs, "cut")
+        if any(r["method"] == args.base for r in runs) and len({r["method"] for r in runs}) > 1:
+            text += "\n\nPer-seed paired differences:\n\n" + paired(runs, args.base)
         print(text)
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
@@ -368,7 +369,7 @@ def main(argv=None) -> int:
                 return 130
     table = summarise(runs)
     text = markdown(table)
-    base = "cut" if any(r["method"] == "cut" for r in runs) else None
+    base = args.base if any(r["method"] == args.base for r in runs) else None
     if base and not args.refine and len(table) > 1:
         text += "\n\nPer-seed paired differences:\n\n" + paired(runs, base)
     print(text)

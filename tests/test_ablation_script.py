@@ -89,6 +89,10 @@ def test_merge_reads_the_parity_scripts_results(tmp_path, capsys):
     (tmp_path / "cut_s0.json").write_text(json.dumps({**run("project", 0, 0.5, 2 / 3), "method": "cut"}))
     assert ablation.main(["--merge", str(tmp_path / "cut_s0.json"), str(tmp_path / "coop.json")]) == 0
     assert "| cut | 1 | 0 | 0 |" in capsys.readouterr().out
+    assert ablation.main(["--merge", str(tmp_path / "coop.json"), "--base", "reference"]) == 0
+    out = capsys.readouterr().out
+    assert "| method − reference |" in out
+    assert "| coop_len10 | 0 | +0.0000 | +0.0000 | +0.0000 |  | +0.3000 |" in out
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(SystemExit, match="no runs in it"):
         ablation.main(["--merge", str(tmp_path / "bad.json")])
