@@ -59,6 +59,11 @@ def test_made_file_is_slim_safe_and_records_how_to_reproduce(standin, smoke_run)
     worse = dict(record["scored"], mode_accuracy=record["floors"]["mode_accuracy_min"] - 0.01,
                  kid=record["floors"]["kid_max"] * 2 + 1)
     assert len(below_floors(worse, record["floors"])) == 2  # the floors do catch a worse model
+    blobs = dict(record["scored"], shape_iou=record["floors"]["shape_iou_min"] - 0.01,
+                 gt_bg_l1=record["floors"]["gt_bg_l1_max"] + 0.01)
+    assert [line.split(" =")[0] for line in below_floors(blobs, record["floors"])] == ["gt_bg_l1", "shape_iou"]
+    old = {k: v for k, v in record["floors"].items() if not k.startswith(("shape_iou", "gt_bg_l1"))}
+    assert below_floors(blobs, old) == []  # a record from before those floors is held to the three it has
     t = load_translator(standin / "demo.pt", with_discriminator=True)
     cfg, D = t.cfg, t.D
     assert cfg.preset == "smoke" and D is not None
