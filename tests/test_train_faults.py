@@ -76,6 +76,9 @@ def test_resume_with_another_architecture_names_the_keys(tmp_path, capsys):
     rc = main(["train", "--out", str(run), "--resume", "--set", "model.ngf=16", "--set", "model.n_blocks=3"])
     message = _one_line_error(capsys, rc)
     assert "model.ngf (8 in the checkpoint, 16 now)" in message and "model.n_blocks" in message
+    rc = main(["train", "--out", str(run), "--resume", "--set", "model.n_downsampling=1", "--set",
+               "model.nce_layers=[input, down1, block1]"])
+    assert "model.n_downsampling (2 in the checkpoint, 1 now)" in _one_line_error(capsys, rc)
 
 
 def test_resume_below_the_checkpoint_step_is_refused_and_keeps_the_file(data_home, tmp_path):

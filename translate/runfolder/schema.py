@@ -92,8 +92,9 @@ def checkpoint_config(state: dict, path: str | Path = "the checkpoint") -> Confi
         raise CheckpointError(f"'{path}': its config is invalid for this version of translate: {e}") from None
 
 
-# The model keys that change the networks' shapes: a resumed run must keep them.
-ARCHITECTURE = ("ngf", "ndf", "n_blocks", "n_layers_d", "antialias", "antialias_up", "nce_layers", "netf_nc")
+# The model keys that change the networks' shapes or parameter names: a resumed run must keep them.
+ARCHITECTURE = ("name", "ngf", "ndf", "n_blocks", "n_layers_d", "antialias", "antialias_up", "nce_layers", "netf_nc",
+                "n_downsampling", "g_skip", "d_scales", "d_spectral_norm")
 
 
 def architecture_changes(saved: Config, now: Config) -> list[str]:
