@@ -249,7 +249,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.child:
         job = json.loads(args.child)
-        print(json.dumps(_child(job["kind"], job["spec"])), flush=True)
+        # One write per line: torchrun's ranks share this pipe, and print() may write the text and its newline
+        # apart, so another rank's line could land between them (seen once: two results on one line). A single
+        # os.write of under PIPE_BUF bytes is atomic.
+        line = (json.dumps(_child(job["kind"], job["spec"])) + "\n").encode()
+        sys.stdout.flush()
+        os.write(sys.stdout.fileno(), line)
         return 0
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     os.environ.setdefault("TRANSLATE_DATA", os.path.join(tempfile.gettempdir(), "translate-bench-data"))

@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "channels_last", "bf16", "compile", "onnxruntime")
 ONNX_TOLERANCE = 1e-4  # max |ONNX Runtime - PyTorch| per pixel in [-1, 1] (tests/test_inference.py); fp32 both
 # bf16 against fp32, per pixel in [-1, 1]: (largest, mean) |difference| on the bundled model's test images
-# (tests/test_inference.py). One 8-bit level of a saved image is 2/255 = 0.0078.
-BF16_TOLERANCE = (0.05, 0.002)
+# (tests/test_inference.py). One 8-bit level of a saved image is 2/255 = 0.0078. The bundled SANTA G (one
+# downsampling) measures max 0.081, mean 0.0013, 99.9th percentile 0.024 on its 64 test images (the earlier
+# bundled G stayed under 0.05): rare single pixels move by up to ~10 levels, the image as a whole by a fifth
+# of one.
+BF16_TOLERANCE = (0.1, 0.002)
 
 
 class Backend:
