@@ -58,26 +58,28 @@ def _as_set(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _check_santa_ignores(cfg: Config) -> None:
-    if cfg.model.name != "santa":
-        _check_santa_block_unused(cfg)
+def _away_from_default(section: Any, default: Any, names) -> list[str]:
+    return [n for n in names if getattr(section, n) != getattr(default, n)]
+
+
+def _check_one_models_options(cfg: Config) -> None:
+    """Options one model would silently ignore are refused: CUT's (SANTA_IGNORES) under SANTA, and the santa
+    block away from its defaults under CUT."""
+    m = cfg.model
+    if m.name == "santa":
+        default = ModelConfig()
+        unused = _away_from_default(m, default, SANTA_IGNORES)
+        if unused:
+            given = ", ".join(f"model.{n}={_as_set(getattr(m, n))}" for n in unused)
+            fixes = " ".join(f"--set model.{n}={_as_set(getattr(default, n))}" for n in unused)
+            raise ConfigError(f"{given}: no effect with model.name=santa (SANTA has no PatchNCE and its own "
+                              f"generator); set {'it' if len(unused) == 1 else 'them'} back ({fixes}) or use "
+                              "model.name=cut")
         return
-    default = ModelConfig()
-    unused = [name for name in SANTA_IGNORES if getattr(cfg.model, name) != getattr(default, name)]
-    if unused:
-        given = ", ".join(f"model.{n}={_as_set(getattr(cfg.model, n))}" for n in unused)
-        fixes = " ".join(f"--set model.{n}={_as_set(getattr(default, n))}" for n in unused)
-        raise ConfigError(f"{given}: no effect with model.name=santa (SANTA has no PatchNCE and its own generator); "
-                          f"set {'it' if len(unused) == 1 else 'them'} back ({fixes}) or use model.name=cut")
-
-
-def _check_santa_block_unused(cfg: Config) -> None:
-    """The converse: model.santa.* is SANTA's alone, so away from its defaults under CUT it would do nothing."""
-    default = SantaConfig()
-    changed = [f.name for f in fields(SantaConfig) if getattr(cfg.model.santa, f.name) != getattr(default, f.name)]
+    changed = _away_from_default(m.santa, SantaConfig(), [f.name for f in fields(SantaConfig)])
     if changed:
-        given = ", ".join(f"model.santa.{n}={_as_set(getattr(cfg.model.santa, n))}" for n in changed)
-        raise ConfigError(f"{given}: no effect with model.name={cfg.model.name} (the santa block is SANTA's loss); "
+        given = ", ".join(f"model.santa.{n}={_as_set(getattr(m.santa, n))}" for n in changed)
+        raise ConfigError(f"{given}: no effect with model.name={m.name} (the santa block is SANTA's loss); "
                           f"add --set model.name=santa, or leave model.santa at its defaults")
 
 
@@ -98,7 +100,7 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{dotted}: expected zero or more, got {_get(cfg, dotted)!r}")
     if cfg.data.crop_size > cfg.data.load_size and cfg.data.preprocess in ("resize_and_crop", "scale_width_and_crop"):
         raise ConfigError(f"data.crop_size ({cfg.data.crop_size}) must not exceed data.load_size ({cfg.data.load_size})")
-    _check_santa_ignores(cfg)
+    _check_one_models_options(cfg)
     if cfg.model.n_downsampling not in (1, 2):
         raise ConfigError(f"model.n_downsampling: expected 1 or 2, got {cfg.model.n_downsampling!r}")
     downs = tuple(f"down{i}" for i in range(1, cfg.model.n_downsampling + 1))
