@@ -45,22 +45,26 @@ class SantaModel(CUTModel):
         """One encoder pass over real_a and real_b, one decoder pass for rec_a (d=0), fake_b and idt_b (d=1)."""
         real_a, real_b = batch["a"], batch["b"]
         n = real_a.shape[0]
-        mu = self.G.encode_latent(torch.cat([real_a, real_b]))
+        skips: dict = {}  # filled only where G has skip connections (model.g_skip)
+        mu = self.G.encode_latent(torch.cat([real_a, real_b]), skips)
         latent = mu + self.noise_std * torch.randn_like(mu) if self.training and self.noise_std > 0 else mu
         latent_a, latent_b = latent[:n], latent[n:]
+        skips_a = {k: v[:n] for k, v in skips.items()}
         d = torch.cat([torch.zeros(n), torch.ones(2 * n)]).to(real_a.device)
-        rec_a, fake_b, idt_b = self.G.decode(torch.cat([latent_a, latent_a, latent_b]), d).split(n)
+        rec_a, fake_b, idt_b = self.G.decode(torch.cat([latent_a, latent_a, latent_b]), d,
+                                             skips=_batched(skips, n) if skips else None).split(n)
         return StepOutputs(real_a=real_a, real_b=real_b, fake_b=fake_b, idt_b=idt_b,
-                           extra={"rec_a": rec_a, "mu": mu, "latent_a": latent_a})
+                           extra={"rec_a": rec_a, "mu": mu, "latent_a": latent_a, "skips_a": skips_a})
 
-    def path_loss(self, latent_a: Tensor) -> Tensor:
+    def path_loss(self, latent_a: Tensor, skips_a: dict | None = None) -> Tensor:
         """Mean over the path features of the squared finite-difference derivative along d."""
         n, device = latent_a.shape[0], latent_a.device
         center = torch.rand(n, device=device)
         lo, hi = self.path_interval
         half_gap = lo + (hi - lo) * torch.rand(n, device=device)
         d1, d2 = (center + half_gap).clamp(0, 1), (center - half_gap).clamp(0, 1)
-        _, feats = self.G.decode(torch.cat([latent_a, latent_a]), torch.cat([d1, d2]), with_path=True)
+        skips = {k: torch.cat([v, v]) for k, v in skips_a.items()} if skips_a else None
+        _, feats = self.G.decode(torch.cat([latent_a, latent_a]), torch.cat([d1, d2]), with_path=True, skips=skips)
         step = torch.maximum(d1 - d2, torch.full_like(d1, 0.1))[:, None, None, None]
         energies = [((f[:n] - f[n:]) / step).square().mean() for f in feats]
         return torch.stack(energies).mean()
@@ -75,13 +79,19 @@ class SantaModel(CUTModel):
         if self.lambda_kl > 0:
             losses["G/kl"] = self.lambda_kl * out.extra["mu"].square().mean()
         if self.lambda_path > 0:
-            losses["G/path"] = self.lambda_path * self.path_loss(out.extra["latent_a"])
+            losses["G/path"] = self.lambda_path * self.path_loss(out.extra["latent_a"], out.extra.get("skips_a"))
         return losses
+
+
+def _batched(skips: dict, n: int) -> dict:
+    """Skip maps of a batch [A (n); B] laid out as the decoder's batch [A; A; B] (rec_a, fake_b, idt_b)."""
+    return {k: torch.cat([v[:n], v[:n], v[n:]]) for k, v in skips.items()}
 
 
 def build_santa_generator(m) -> SantaGenerator:
     return SantaGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
-                          init_gain=m.init_gain, style_dim=m.santa.style_dim, n_downsampling=m.n_downsampling)
+                          init_gain=m.init_gain, style_dim=m.santa.style_dim, n_downsampling=m.n_downsampling,
+                          skip=m.g_skip)
 
 
 def build_santa(m, D, d_augment) -> SantaModel:

@@ -89,7 +89,7 @@ def test_coop_stage_runs_on_santa_through_the_contract(data_home):
     assert cut is networks and isinstance(coop, TranslationModel)
     batch = _batch()
     out = coop(batch)
-    assert set(out.extra) == {"rec_a", "mu", "latent_a"} and out.revised.shape == batch["a"].shape
+    assert set(out.extra) == {"rec_a", "mu", "latent_a", "skips_a"} and out.revised.shape == batch["a"].shape
     e = coop.phase_losses("E", batch, out)
     g = coop.phase_losses("G", batch, out)
     assert {"G/teach", "G/rec", "G/idt", "G/kl", "G/path"} == set(g.optimise)
@@ -109,7 +109,7 @@ def test_santa_config_preset_and_loader():
 
 # A value away from the default for each option SANTA ignores (translate/config/checks.py SANTA_IGNORES).
 IGNORED = {"lambda_nce": "10.0", "nce_idt": "false", "nce_t": "0.1", "flip_equivariance": "true",
-           "nce_negatives": "batch", "patch_select": "qs", "nce_hard_neg_beta": "1.0", "g_skip": "add"}
+           "nce_negatives": "batch", "patch_select": "qs", "nce_hard_neg_beta": "1.0"}
 
 
 def test_santa_refuses_the_options_it_would_ignore():
@@ -203,3 +203,39 @@ def test_santa_generator_with_one_downsampling_keeps_the_trunk_at_half_resolutio
     default = build_generator(load_config("santa_demo", ["model.n_downsampling=2"]).model)  # the paper's G
     assert default.multiple == 4 and len(default.ups) == 2
     assert sum(p.numel() for p in G.parameters()) < sum(p.numel() for p in default.parameters())
+
+
+@pytest.mark.parametrize("skip", ["add", "concat"])
+@pytest.mark.parametrize("n_down", [1, 2])
+def test_santa_generator_skips_feed_the_decoder_and_train(skip, n_down):
+    """model.g_skip for SANTA's G: each upsampling stage's output meets the encoder map of its resolution; the
+    skips bypass the latent, so G(x) equals decode(encode_latent) only with the collected maps passed on."""
+    model = _santa(f"model.g_skip={skip}", f"model.n_downsampling={n_down}")
+    G = model.G
+    assert G.skip == skip and len(G.skip_from) == n_down
+    x = _batch()["a"]
+    skips: dict = {}
+    h = G.encode_latent(x, skips)
+    assert sorted(skips) == sorted(G.skip_from)
+    y = G.decode(h, torch.ones(2), skips=skips)
+    assert y.shape == x.shape and torch.equal(G(x), y)
+    with pytest.raises(ValueError, match="skip connections"):
+        G.decode(h, torch.ones(2))
+    changed = {k: v + 1 for k, v in skips.items()}
+    assert not torch.allclose(G.decode(h, torch.ones(2), skips=changed), y)  # the decoder reads them
+    model.train()
+    out = model(_batch())
+    losses = model.phase_losses("G", _batch(), out).optimise
+    assert set(losses) == {"G/gan", "G/rec", "G/idt", "G/kl", "G/path"}
+    sum(losses.values()).backward()
+    assert G.encoder.stem[0].weight.grad.abs().sum() > 0
+
+
+def test_santa_generator_without_skips_is_built_as_before():
+    """g_skip=none (the default) builds SANTA's G with the same parameters as before skips existed."""
+    torch.manual_seed(0)
+    G = SantaGenerator(ngf=8, n_blocks=2)
+    assert G.skip == "none" and G.out[1].in_channels == 8
+    assert sum(p.numel() for p in G.parameters()) == sum(
+        p.numel() for p in SantaGenerator(ngf=8, n_blocks=2, skip="add").parameters())
+    assert G.out[1].in_channels * 2 == SantaGenerator(ngf=8, n_blocks=2, skip="concat").out[1].in_channels

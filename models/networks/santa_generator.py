@@ -9,6 +9,10 @@ that SANTA's regulariser shortens.
 
 ``G(x)`` translates (d = 1), as every other translator here, so apply, eval, export and the demo use it as they
 use CUT's G. ``encode_latent`` and ``decode`` expose the two halves for the SANTA objective.
+
+``skip`` (model.g_skip) adds CUT's G's U-Net-style connections: each upsampling stage's output gets the encoder's
+feature map of the same resolution added (``add``) or concatenated (``concat``). They bypass the latent h, so the
+latent noise and the KL term act on h alone; ``encode_latent`` fills a dict with those maps for ``decode``.
 """
 from __future__ import annotations
 
@@ -70,19 +74,21 @@ class SantaGenerator(nn.Module):
 
     def __init__(self, in_ch: int = 3, out_ch: int = 3, ngf: int = 64, n_blocks: int = 9, antialias: bool = True,
                  antialias_up: bool = True, init_gain: float = 0.02, style_dim: int = 8,
-                 n_downsampling: int = 2) -> None:
+                 n_downsampling: int = 2, skip: str = "none") -> None:
         super().__init__()
         # n_downsampling as CUT's G: 2 (the paper's) or 1, the trunk at half resolution (thin structures survive)
         trunk = ngf * 2**n_downsampling
         # The encoder half: CUT's G with n_blocks // 2 blocks, decoder discarded; its roles name the NCE layers.
         half = ResnetGenerator(in_ch, out_ch, ngf, n_blocks // 2, antialias=antialias, antialias_up=antialias_up,
-                               n_downsampling=n_downsampling)
+                               n_downsampling=n_downsampling, skip=skip)
         self.encoder, self.roles, self.multiple = half.encoder, half.roles, half.multiple
+        self.skip, self.skip_from = skip, half.skip_from  # skip_from[i] feeds the output of upsampling stage i
         self._feature_channels = half.feature_channels
         self.blocks = nn.ModuleList(AdaINResnetBlock(trunk, style_dim) for _ in range(n_blocks - n_blocks // 2))
-        self.ups = nn.ModuleList(AdaINUp(trunk // 2**i, trunk // 2 ** (i + 1), antialias_up, style_dim)
-                                 for i in range(n_downsampling))
-        self.out = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7))
+        wide = 2 if skip == "concat" else 1  # with concat, each later stage takes twice its usual channels
+        self.ups = nn.ModuleList(AdaINUp(trunk // 2**i * (wide if i else 1), trunk // 2 ** (i + 1), antialias_up,
+                                         style_dim) for i in range(n_downsampling))
+        self.out = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf * wide, out_ch, 7))
         self.domain_embedding = nn.Embedding(2, style_dim)  # e_A, e_B
         init_weights(self, init_gain)
         nn.init.xavier_normal_(self.domain_embedding.weight, gain=init_gain)
@@ -95,8 +101,15 @@ class SantaGenerator(nn.Module):
         e = self.domain_embedding.weight
         return e[0] + d[:, None].to(e.dtype) * (e[1] - e[0])
 
-    def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
+    def encode_latent(self, x: torch.Tensor, skips: dict | None = None) -> torch.Tensor:
+        """The latent h; with ``skips`` (a dict), also the encoder maps the skip connections read, by name."""
+        if self.skip == "none" or skips is None:
+            return self.encoder(x)
+        for name, step in self.encoder.named_children():
+            x = step(x)
+            if name in self.skip_from:
+                skips[name] = x
+        return x
 
     def encode(self, x: torch.Tensor, layers) -> list[torch.Tensor]:
         """Encoder features by role (CUT's G's names), for PatchNCE-style uses."""
@@ -109,18 +122,25 @@ class SantaGenerator(nn.Module):
                     break
         return [found[name] for name in layers]
 
-    def decode(self, h: torch.Tensor, d: torch.Tensor, with_path: bool = False):
+    def decode(self, h: torch.Tensor, d: torch.Tensor, with_path: bool = False, skips: dict | None = None):
         """The decoder at domain variable d (B,); with ``with_path`` also the features SANTA's path loss compares:
-        the first decoder block, each upsampling conv and the output conv (before tanh)."""
+        the first decoder block, each upsampling conv and the output conv (before tanh). ``skips``: the maps
+        ``encode_latent`` collected (required when the G has skip connections)."""
+        if self.skip != "none" and skips is None:
+            raise ValueError(f"this G has {self.skip} skip connections: pass the skips encode_latent collected")
         s = self.style(d)
         path = []
         for i, block in enumerate(self.blocks):
             h = block(h, s)
             if i == 0:
                 path.append(h)
-        for up in self.ups:
+        for i, up in enumerate(self.ups):
             h, conv = up(h, s)
             path.append(conv)
+            if self.skip == "add":
+                h = h + skips[self.skip_from[i]]
+            elif self.skip == "concat":
+                h = torch.cat([h, skips[self.skip_from[i]]], dim=1)
         logits = self.out(h)
         path.append(logits)
         y = torch.tanh(logits)
@@ -128,4 +148,6 @@ class SantaGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate to domain B (d = 1)."""
-        return self.decode(self.encoder(x), torch.ones(x.shape[0], device=x.device))
+        skips: dict = {}
+        h = self.encode_latent(x, skips)
+        return self.decode(h, torch.ones(x.shape[0], device=x.device), skips=skips or None)
