@@ -231,8 +231,9 @@ def test_santa_generator_skips_feed_the_decoder_and_train(skip, n_down):
     assert G.encoder.stem[0].weight.grad.abs().sum() > 0
 
 
-def test_santa_generator_without_skips_is_built_as_before():
-    """g_skip=none (the default) builds SANTA's G with the same parameters as before skips existed."""
+def test_santa_generator_skip_kinds_change_only_the_channels_they_must():
+    """add needs no new parameters (the default G and an add G have the same count); concat doubles the input
+    of the output conv. (That the default G is built as before is held by the bundled model loading strictly.)"""
     torch.manual_seed(0)
     G = SantaGenerator(ngf=8, n_blocks=2)
     assert G.skip == "none" and G.out[1].in_channels == 8

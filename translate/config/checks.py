@@ -46,8 +46,8 @@ SIZE_BOUNDS = {
 
 
 # The model options SANTA (model.name=santa, models/santa.py) has no use for: PatchNCE's settings. Away from
-# their defaults they would silently do nothing, so validate refuses them. F's sizes (nce_layers, num_patches, netf_nc) are left out: size presets (demo, smoke) set them
-# for CUT, and under SANTA they build nothing.
+# their defaults they would silently do nothing, so validate refuses them. F's sizes (nce_layers, num_patches,
+# netf_nc) are left out: size presets (demo, smoke) set them for CUT, and under SANTA they build nothing.
 SANTA_IGNORES = ("lambda_nce", "nce_idt", "nce_t", "flip_equivariance", "nce_negatives", "patch_select",
                  "nce_hard_neg_beta")
 
