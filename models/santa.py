@@ -52,11 +52,12 @@ class SantaModel(CUTModel):
         skips_a = {k: v[:n] for k, v in skips.items()}
         d = torch.cat([torch.zeros(n), torch.ones(2 * n)]).to(real_a.device)
         rec_a, fake_b, idt_b = self.G.decode(torch.cat([latent_a, latent_a, latent_b]), d,
-                                             skips=_batched(skips, n) if skips else None).split(n)
+                                             skips=_batched(skips, n) if skips else None,
+                                             source=torch.cat([real_a, real_a, real_b])).split(n)
         return StepOutputs(real_a=real_a, real_b=real_b, fake_b=fake_b, idt_b=idt_b,
                            extra={"rec_a": rec_a, "mu": mu, "latent_a": latent_a, "skips_a": skips_a})
 
-    def path_loss(self, latent_a: Tensor, skips_a: dict | None = None) -> Tensor:
+    def path_loss(self, latent_a: Tensor, skips_a: dict | None = None, real_a: Tensor | None = None) -> Tensor:
         """Mean over the path features of the squared finite-difference derivative along d."""
         n, device = latent_a.shape[0], latent_a.device
         center = torch.rand(n, device=device)
@@ -64,7 +65,9 @@ class SantaModel(CUTModel):
         half_gap = lo + (hi - lo) * torch.rand(n, device=device)
         d1, d2 = (center + half_gap).clamp(0, 1), (center - half_gap).clamp(0, 1)
         skips = {k: torch.cat([v, v]) for k, v in skips_a.items()} if skips_a else None
-        _, feats = self.G.decode(torch.cat([latent_a, latent_a]), torch.cat([d1, d2]), with_path=True, skips=skips)
+        source = torch.cat([real_a, real_a]) if real_a is not None else None  # a masked G blends with it
+        _, feats = self.G.decode(torch.cat([latent_a, latent_a]), torch.cat([d1, d2]), with_path=True, skips=skips,
+                                 source=source)
         step = torch.maximum(d1 - d2, torch.full_like(d1, 0.1))[:, None, None, None]
         energies = [((f[:n] - f[n:]) / step).square().mean() for f in feats]
         return torch.stack(energies).mean()
@@ -79,7 +82,8 @@ class SantaModel(CUTModel):
         if self.lambda_kl > 0:
             losses["G/kl"] = self.lambda_kl * out.extra["mu"].square().mean()
         if self.lambda_path > 0:
-            losses["G/path"] = self.lambda_path * self.path_loss(out.extra["latent_a"], out.extra.get("skips_a"))
+            losses["G/path"] = self.lambda_path * self.path_loss(out.extra["latent_a"], out.extra.get("skips_a"),
+                                                                out.real_a)
         return losses
 
 
@@ -91,7 +95,7 @@ def _batched(skips: dict, n: int) -> dict:
 def build_santa_generator(m) -> SantaGenerator:
     return SantaGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
                           init_gain=m.init_gain, style_dim=m.santa.style_dim, n_downsampling=m.n_downsampling,
-                          skip=m.g_skip)
+                          skip=m.g_skip, mask=getattr(m, "g_mask", False))
 
 
 def build_santa(m, D, d_augment) -> SantaModel:

@@ -21,6 +21,10 @@ Two options for thin structures (issue 23), both off by default (the reference's
 ``n_downsampling=1`` keeps the residual trunk at half resolution (no ``down2`` role), and ``skip`` adds
 U-Net-style connections (Ronneberger et al., MICCAI 2015) from each encoder stage to the decoder stage at the
 same resolution, either added to the decoder's activation or concatenated with it.
+
+One for clean backgrounds, off by default: ``mask`` (model.g_mask) gives the output conv one more channel, a
+mask m = sigmoid(logit), and G returns m·tanh(content) + (1 - m)·x, so what G leaves unmasked is the input
+itself (attention-guided translation: Mejjati et al., NeurIPS 2018; Tang et al., AttentionGAN, TNNLS 2021).
 """
 from __future__ import annotations
 
@@ -88,6 +92,13 @@ def _up_stage(c_in: int, c_out: int, antialias: bool) -> nn.Module:
 SKIPS = ("none", "add", "concat")  # model.g_skip: encoder -> decoder connections
 
 
+def masked_output(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """m·tanh(content) + (1 - m)·x from output logits (B, C + 1, H, W): C content channels, then the mask's logit.
+    Where m is 0 the output is the input x (B, C, H, W) exactly."""
+    m = torch.sigmoid(logits[:, -1:])
+    return m * torch.tanh(logits[:, :-1]) + (1.0 - m) * x
+
+
 class ResnetGenerator(nn.Module):
     """Image translator G: (B, in_ch, H, W) in [-1, 1] -> (B, out_ch, H, W) in [-1, 1].
 
@@ -108,6 +119,7 @@ class ResnetGenerator(nn.Module):
         init_gain: float = 0.02,  # Xavier-normal gain for conv weights
         n_downsampling: int = 2,  # stride-2 stages before the trunk: 2 (reference) or 1 (trunk at half size)
         skip: str = "none",  # encoder -> decoder connections: none, add or concat (U-Net style)
+        mask: bool = False,  # blend with the input by a predicted mask: m·G(x) + (1 - m)·x (needs in_ch == out_ch)
     ) -> None:
         super().__init__()
         if n_blocks < 0:
@@ -116,8 +128,10 @@ class ResnetGenerator(nn.Module):
             raise ValueError(f"n_downsampling must be 1 or 2, got {n_downsampling}")
         if skip not in SKIPS:
             raise ValueError(f"skip must be one of {SKIPS}, got {skip!r}")
+        if mask and in_ch != out_ch:
+            raise ValueError(f"a masked G blends its output with its input: in_ch {in_ch} must equal out_ch {out_ch}")
         self.in_ch, self.ngf, self.n_blocks = in_ch, ngf, n_blocks
-        self.n_downsampling, self.skip = n_downsampling, skip
+        self.n_downsampling, self.skip, self.mask = n_downsampling, skip, mask
         self.multiple = 2**n_downsampling
         trunk = ngf * 2**n_downsampling
         # Names of the encoder steps double as roles; only those in `roles` are exposed.
@@ -139,8 +153,8 @@ class ResnetGenerator(nn.Module):
         self.decoder = nn.Sequential(
             *ups,
             nn.ReflectionPad2d(3),
-            nn.Conv2d(ngf * wide, out_ch, kernel_size=7, bias=True),
-            nn.Tanh(),
+            nn.Conv2d(ngf * wide, out_ch + mask, kernel_size=7, bias=True),
+            *([] if mask else [nn.Tanh()]),  # a masked G's tanh and blend are in forward (masked_output)
         )
         self.roles: tuple[str, ...] = ("input",) + tuple(f"down{i}" for i in range(1, n_downsampling + 1)) + tuple(
             f"block{i}" for i in range(1, n_blocks + 1)
@@ -201,4 +215,6 @@ class ResnetGenerator(nn.Module):
         skips: dict[str, torch.Tensor] | None = None if self.skip == "none" else {}
         h, feats = self._run_encoder(x, layers or (), stop_early=False, skips=skips)
         y = self._decode(h, skips)
+        if self.mask:
+            y = masked_output(y, x)
         return y if layers is None else (y, feats)

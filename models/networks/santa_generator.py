@@ -13,6 +13,9 @@ use CUT's G. ``encode_latent`` and ``decode`` expose the two halves for the SANT
 ``skip`` (model.g_skip) adds CUT's G's U-Net-style connections: each upsampling stage's output gets the encoder's
 feature map of the same resolution added (``add``) or concatenated (``concat``). They bypass the latent h, so the
 latent noise and the KL term act on h alone; ``encode_latent`` fills a dict with those maps for ``decode``.
+
+``mask`` (model.g_mask) blends the output with the image that was encoded, as on CUT's G (``masked_output``):
+``decode`` then needs that image as ``source``.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import torch
 from torch import nn
 
 from translate.models.networks.blur import Upsample
-from translate.models.networks.generator import ResnetGenerator
+from translate.models.networks.generator import ResnetGenerator, masked_output
 from translate.models.networks.init import init_weights
 from translate.models.networks.norm import InstanceNorm
 
@@ -74,7 +77,7 @@ class SantaGenerator(nn.Module):
 
     def __init__(self, in_ch: int = 3, out_ch: int = 3, ngf: int = 64, n_blocks: int = 9, antialias: bool = True,
                  antialias_up: bool = True, init_gain: float = 0.02, style_dim: int = 8,
-                 n_downsampling: int = 2, skip: str = "none") -> None:
+                 n_downsampling: int = 2, skip: str = "none", mask: bool = False) -> None:
         super().__init__()
         # n_downsampling as CUT's G: 2 (the paper's) or 1, the trunk at half resolution (thin structures survive)
         trunk = ngf * 2**n_downsampling
@@ -83,12 +86,15 @@ class SantaGenerator(nn.Module):
                                n_downsampling=n_downsampling, skip=skip)
         self.encoder, self.roles, self.multiple = half.encoder, half.roles, half.multiple
         self.skip, self.skip_from = skip, half.skip_from  # skip_from[i] feeds the output of upsampling stage i
+        self.mask = mask  # decode blends its output with the encoded image by a predicted mask
         self._feature_channels = half.feature_channels
         self.blocks = nn.ModuleList(AdaINResnetBlock(trunk, style_dim) for _ in range(n_blocks - n_blocks // 2))
         wide = 2 if skip == "concat" else 1  # with concat, each later stage takes twice its usual channels
         self.ups = nn.ModuleList(AdaINUp(trunk // 2**i * (wide if i else 1), trunk // 2 ** (i + 1), antialias_up,
                                          style_dim) for i in range(n_downsampling))
-        self.out = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf * wide, out_ch, 7))
+        if mask and in_ch != out_ch:
+            raise ValueError(f"a masked G blends its output with its input: in_ch {in_ch} must equal out_ch {out_ch}")
+        self.out = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf * wide, out_ch + mask, 7))
         self.domain_embedding = nn.Embedding(2, style_dim)  # e_A, e_B
         init_weights(self, init_gain)
         nn.init.xavier_normal_(self.domain_embedding.weight, gain=init_gain)
@@ -122,12 +128,16 @@ class SantaGenerator(nn.Module):
                     break
         return [found[name] for name in layers]
 
-    def decode(self, h: torch.Tensor, d: torch.Tensor, with_path: bool = False, skips: dict | None = None):
+    def decode(self, h: torch.Tensor, d: torch.Tensor, with_path: bool = False, skips: dict | None = None,
+               source: torch.Tensor | None = None):
         """The decoder at domain variable d (B,); with ``with_path`` also the features SANTA's path loss compares:
         the first decoder block, each upsampling conv and the output conv (before tanh). ``skips``: the maps
-        ``encode_latent`` collected (required when the G has skip connections)."""
+        ``encode_latent`` collected (required when the G has skip connections); ``source``: the encoded images
+        (required when G is masked)."""
         if self.skip != "none" and skips is None:
             raise ValueError(f"this G has {self.skip} skip connections: pass the skips encode_latent collected")
+        if self.mask and source is None:
+            raise ValueError("this G is masked (model.g_mask): pass the encoded images as source")
         s = self.style(d)
         path = []
         for i, block in enumerate(self.blocks):
@@ -143,11 +153,11 @@ class SantaGenerator(nn.Module):
                 h = torch.cat([h, skips[self.skip_from[i]]], dim=1)
         logits = self.out(h)
         path.append(logits)
-        y = torch.tanh(logits)
+        y = masked_output(logits, source) if self.mask else torch.tanh(logits)
         return (y, path) if with_path else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate to domain B (d = 1)."""
         skips: dict = {}
         h = self.encode_latent(x, skips)
-        return self.decode(h, torch.ones(x.shape[0], device=x.device), skips=skips or None)
+        return self.decode(h, torch.ones(x.shape[0], device=x.device), skips=skips or None, source=x)

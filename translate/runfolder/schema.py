@@ -94,7 +94,7 @@ def checkpoint_config(state: dict, path: str | Path = "the checkpoint") -> Confi
 
 # The model keys that change the networks' shapes or parameter names: a resumed run must keep them.
 ARCHITECTURE = ("name", "ngf", "ndf", "n_blocks", "n_layers_d", "antialias", "antialias_up", "nce_layers", "netf_nc",
-                "n_downsampling", "g_skip", "d_scales", "d_spectral_norm")
+                "n_downsampling", "g_skip", "g_mask", "d_scales", "d_spectral_norm")
 
 
 def architecture_changes(saved: Config, now: Config) -> list[str]:
