@@ -1,6 +1,6 @@
 """The options of issue 23 ("levers"): each off by default, each changing what it claims when on.
 
-Generator: model.n_downsampling, model.g_skip.
+Generator: model.n_downsampling, model.g_skip, model.g_mask.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from translate.config import load_config
 from translate.errors import ConfigError
 from translate.models.cut import build_model
 from translate.models.networks import ResnetGenerator
+from translate.models.networks.generator import masked_output
 
 
 def tiny_g(**kw) -> ResnetGenerator:
@@ -62,6 +63,45 @@ def test_skip_connections_carry_the_encoder_to_the_decoder():
     G = build_model(cfg.model).G
     assert (G.n_downsampling, G.skip) == (2, "none")
     assert build_model(load_config("smoke", ["model.g_skip=concat"]).model).G.skip == "concat"
+
+
+def test_masked_output_is_the_input_where_the_mask_is_off_and_the_content_where_it_is_on():
+    x = torch.rand(1, 3, 4, 4) * 2 - 1
+    content = torch.randn(1, 3, 4, 4)
+    off = torch.cat([content, torch.full((1, 1, 4, 4), -60.0)], dim=1)
+    on = torch.cat([content, torch.full((1, 1, 4, 4), 60.0)], dim=1)
+    torch.testing.assert_close(masked_output(off, x), x)
+    torch.testing.assert_close(masked_output(on, x), torch.tanh(content))
+    half = torch.cat([content, torch.zeros(1, 1, 4, 4)], dim=1)  # m = 0.5: the mean of the two
+    torch.testing.assert_close(masked_output(half, x), (x + torch.tanh(content)) / 2)
+
+
+@pytest.mark.parametrize("skip", ["none", "add"])
+def test_masked_g_keeps_the_input_where_its_mask_is_off_and_trains_the_mask(skip):
+    """model.g_mask: one more output channel, no tanh module; a mask logit forced to -inf returns the input
+    exactly; the CUT objective's gradient reaches the mask channel. The default G keeps 3 channels and its tanh."""
+    cfg = load_config("smoke", ["model.g_mask=true", f"model.g_skip={skip}", "model.n_layers_d=2"])
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    G = model.G
+    last = G.decoder[-1]
+    assert G.mask and isinstance(last, torch.nn.Conv2d) and last.out_channels == 4
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    y, feats = G(x, list(G.roles))
+    assert y.shape == x.shape and len(feats) == len(G.roles)
+    assert not torch.allclose(y, x)
+    model.train()
+    batch = {"a": x, "b": torch.rand(2, 3, 32, 32) * 2 - 1}
+    losses = model.phase_losses("G", batch, model(batch)).optimise
+    sum(losses.values()).backward()
+    assert last.weight.grad[3].abs().sum() > 0 and last.bias.grad[3] != 0  # the mask channel learns
+    with torch.no_grad():
+        last.bias[3] = -1e4
+        torch.testing.assert_close(G(x), x)
+    plain = build_model(load_config("smoke").model).G
+    assert not plain.mask and plain.decoder[-2].out_channels == 3 and isinstance(plain.decoder[-1], torch.nn.Tanh)
+    with pytest.raises(ValueError, match="in_ch 1 must equal out_ch 3"):
+        ResnetGenerator(in_ch=1, out_ch=3, mask=True)
 
 
 # ------------------------------------------------------------------ discriminator: d_scales, R1, spectral norm

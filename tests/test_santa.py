@@ -240,3 +240,26 @@ def test_santa_generator_skip_kinds_change_only_the_channels_they_must():
     assert sum(p.numel() for p in G.parameters()) == sum(
         p.numel() for p in SantaGenerator(ngf=8, n_blocks=2, skip="add").parameters())
     assert G.out[1].in_channels * 2 == SantaGenerator(ngf=8, n_blocks=2, skip="concat").out[1].in_channels
+
+
+def test_masked_santa_generator_blends_with_the_encoded_image():
+    """model.g_mask on SANTA's G: decode needs the encoded image (source) and returns it where the mask is off;
+    G(x) is decode(encode_latent(x), 1, source=x); SANTA's objective trains the mask channel."""
+    model = _santa("model.g_mask=true", "model.n_downsampling=1")
+    G = model.G
+    assert G.mask and G.out[1].out_channels == 4
+    x = _batch()["a"]
+    h = G.encode_latent(x)
+    with pytest.raises(ValueError, match="model.g_mask"):
+        G.decode(h, torch.ones(2))
+    y = G.decode(h, torch.ones(2), source=x)
+    assert y.shape == x.shape and torch.equal(G(x), y)
+    model.train()
+    out = model(_batch())
+    losses = model.phase_losses("G", _batch(), out).optimise
+    assert set(losses) == {"G/gan", "G/rec", "G/idt", "G/kl", "G/path"}
+    sum(losses.values()).backward()
+    assert G.out[1].weight.grad[3].abs().sum() > 0
+    with torch.no_grad():
+        G.out[1].bias[3] = -1e4
+        torch.testing.assert_close(G.decode(h, torch.zeros(2), source=x), x)  # d = 0 too: the input itself
