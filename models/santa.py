@@ -26,6 +26,7 @@ from torch import Tensor
 
 from translate.models.cut import CUTModel, StepOutputs
 from translate.models.networks import PatchSampler
+from translate.models.networks.generator import masked_output
 from translate.models.networks.santa_generator import SantaGenerator
 
 
@@ -34,12 +35,13 @@ class SantaModel(CUTModel):
 
     def __init__(self, G: SantaGenerator, D, *, lambda_rec: float = 5.0, lambda_idt: float = 5.0,
                  lambda_kl: float = 0.01, lambda_path: float = 0.01, noise_std: float = 1.0,
-                 path_interval: tuple[float, float] = (0.05, 0.10), **cut_kw):
+                 path_interval: tuple[float, float] = (0.05, 0.10), l1_on: str = "content", **cut_kw):
         super().__init__(G, D, PatchSampler([]), nce_layers=[], lambda_nce=0.0, nce_idt=False, **cut_kw)
         self.lambda_rec, self.lambda_idt = lambda_rec, lambda_idt  # L1 weights of reconstruction and identity
         self.lambda_kl, self.lambda_path = lambda_kl, lambda_path  # latent prior and path-length weights
         self.noise_std = noise_std  # σ of the latent noise in training (0 = none)
         self.path_interval = path_interval  # range of the half-gap δ between the two compared d's
+        self.l1_on = l1_on  # with a masked G: rec and idt compare the content (before the blend) or the output
 
     def forward(self, batch: dict) -> StepOutputs:
         """One encoder pass over real_a and real_b, one decoder pass for rec_a (d=0), fake_b and idt_b (d=1)."""
@@ -51,9 +53,14 @@ class SantaModel(CUTModel):
         latent_a, latent_b = latent[:n], latent[n:]
         skips_a = {k: v[:n] for k, v in skips.items()}
         d = torch.cat([torch.zeros(n), torch.ones(2 * n)]).to(real_a.device)
-        rec_a, fake_b, idt_b = self.G.decode(torch.cat([latent_a, latent_a, latent_b]), d,
-                                             skips=_batched(skips, n) if skips else None,
-                                             source=torch.cat([real_a, real_a, real_b])).split(n)
+        latents, batched = torch.cat([latent_a, latent_a, latent_b]), _batched(skips, n) if skips else None
+        if self.G.mask and self.l1_on == "content":  # rec and idt on the content, fake_b blended with real_a
+            rec_a, fake_b, idt_b = self.G.decode(latents, d, skips=batched, raw=True).split(n)
+            rec_a, idt_b = torch.tanh(rec_a[:, :-1]), torch.tanh(idt_b[:, :-1])
+            fake_b = masked_output(fake_b, real_a)
+        else:
+            rec_a, fake_b, idt_b = self.G.decode(latents, d, skips=batched,
+                                                 source=torch.cat([real_a, real_a, real_b])).split(n)
         return StepOutputs(real_a=real_a, real_b=real_b, fake_b=fake_b, idt_b=idt_b,
                            extra={"rec_a": rec_a, "mu": mu, "latent_a": latent_a, "skips_a": skips_a})
 
@@ -103,5 +110,5 @@ def build_santa(m, D, d_augment) -> SantaModel:
     s = m.santa
     return SantaModel(build_santa_generator(m), D, lambda_rec=s.lambda_rec, lambda_idt=s.lambda_idt,
                       lambda_kl=s.lambda_kl, lambda_path=s.lambda_path, noise_std=s.noise_std,
-                      path_interval=(s.path_interval_min, s.path_interval_max), lambda_gan=m.lambda_gan,
+                      path_interval=(s.path_interval_min, s.path_interval_max), l1_on=s.l1_on, lambda_gan=m.lambda_gan,
                       gan_mode=m.gan_mode, d_augment=d_augment, lambda_r1=m.lambda_r1, r1_every=m.r1_every)

@@ -242,10 +242,11 @@ def test_santa_generator_skip_kinds_change_only_the_channels_they_must():
     assert G.out[1].in_channels * 2 == SantaGenerator(ngf=8, n_blocks=2, skip="concat").out[1].in_channels
 
 
-def test_masked_santa_generator_blends_with_the_encoded_image():
+@pytest.mark.parametrize("l1_on", ["content", "output"])
+def test_masked_santa_generator_blends_with_the_encoded_image(l1_on):
     """model.g_mask on SANTA's G: decode needs the encoded image (source) and returns it where the mask is off;
     G(x) is decode(encode_latent(x), 1, source=x); SANTA's objective trains the mask channel."""
-    model = _santa("model.g_mask=true", "model.n_downsampling=1")
+    model = _santa("model.g_mask=true", "model.n_downsampling=1", f"model.santa.l1_on={l1_on}")
     G = model.G
     assert G.mask and G.out[1].out_channels == 4
     x = _batch()["a"]
@@ -263,3 +264,24 @@ def test_masked_santa_generator_blends_with_the_encoded_image():
     with torch.no_grad():
         G.out[1].bias[3] = -1e4
         torch.testing.assert_close(G.decode(h, torch.zeros(2), source=x), x)  # d = 0 too: the input itself
+    raw = G.decode(h, torch.ones(2), raw=True)
+    assert raw.shape == (2, 4, 32, 32)
+
+
+def test_santa_l1_terms_read_the_content_or_the_blended_output():
+    """model.santa.l1_on with a masked G: with the mask shut, rec and idt on the output are zero (the input
+    itself) and ask nothing of the latent; on the content (the default) they still do, and fake_b is the
+    blended translation either way. Without a mask the option is refused in one line."""
+    terms = {}
+    for l1_on in ("content", "output"):
+        model = _santa("model.g_mask=true", "model.n_downsampling=1", f"model.santa.l1_on={l1_on}")
+        with torch.no_grad():
+            model.G.out[1].bias[3] = -1e4  # the mask shut everywhere
+        batch = _batch()
+        out = model(batch)
+        torch.testing.assert_close(out.fake_b, batch["a"])
+        terms[l1_on] = model.nce_losses(out)
+    assert terms["output"]["G/rec"].item() == 0 and terms["output"]["G/idt"].item() == 0
+    assert terms["content"]["G/rec"].item() > 0.01 and terms["content"]["G/idt"].item() > 0.01
+    with pytest.raises(ConfigError, match="model.santa.l1_on=output: no effect without a masked G"):
+        load_config("smoke", [*SANTA, "model.santa.l1_on=output"])

@@ -129,14 +129,14 @@ class SantaGenerator(nn.Module):
         return [found[name] for name in layers]
 
     def decode(self, h: torch.Tensor, d: torch.Tensor, with_path: bool = False, skips: dict | None = None,
-               source: torch.Tensor | None = None):
+               source: torch.Tensor | None = None, raw: bool = False):
         """The decoder at domain variable d (B,); with ``with_path`` also the features SANTA's path loss compares:
         the first decoder block, each upsampling conv and the output conv (before tanh). ``skips``: the maps
         ``encode_latent`` collected (required when the G has skip connections); ``source``: the encoded images
-        (required when G is masked)."""
+        (required when G is masked, unless ``raw``); ``raw``: return the output conv's logits, not the image."""
         if self.skip != "none" and skips is None:
             raise ValueError(f"this G has {self.skip} skip connections: pass the skips encode_latent collected")
-        if self.mask and source is None:
+        if self.mask and source is None and not raw:
             raise ValueError("this G is masked (model.g_mask): pass the encoded images as source")
         s = self.style(d)
         path = []
@@ -153,7 +153,10 @@ class SantaGenerator(nn.Module):
                 h = torch.cat([h, skips[self.skip_from[i]]], dim=1)
         logits = self.out(h)
         path.append(logits)
-        y = masked_output(logits, source) if self.mask else torch.tanh(logits)
+        if raw:
+            y = logits
+        else:
+            y = masked_output(logits, source) if self.mask else torch.tanh(logits)
         return (y, path) if with_path else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
