@@ -41,7 +41,7 @@ class SantaModel(CUTModel):
         self.lambda_kl, self.lambda_path = lambda_kl, lambda_path  # latent prior and path-length weights
         self.noise_std = noise_std  # σ of the latent noise in training (0 = none)
         self.path_interval = path_interval  # range of the half-gap δ between the two compared d's
-        self.l1_on = l1_on  # with a masked G: rec and idt compare the content (before the blend) or the output
+        self.l1_on = l1_on  # with a masked G: rec and idt compare the content (before the blend), the output or both
 
     def forward(self, batch: dict) -> StepOutputs:
         """One encoder pass over real_a and real_b, one decoder pass for rec_a (d=0), fake_b and idt_b (d=1)."""
@@ -54,15 +54,18 @@ class SantaModel(CUTModel):
         skips_a = {k: v[:n] for k, v in skips.items()}
         d = torch.cat([torch.zeros(n), torch.ones(2 * n)]).to(real_a.device)
         latents, batched = torch.cat([latent_a, latent_a, latent_b]), _batched(skips, n) if skips else None
-        if self.G.mask and self.l1_on == "content":  # rec and idt on the content, fake_b blended with real_a
-            rec_a, fake_b, idt_b = self.G.decode(latents, d, skips=batched, raw=True).split(n)
-            rec_a, idt_b = torch.tanh(rec_a[:, :-1]), torch.tanh(idt_b[:, :-1])
-            fake_b = masked_output(fake_b, real_a)
-        else:
-            rec_a, fake_b, idt_b = self.G.decode(latents, d, skips=batched,
-                                                 source=torch.cat([real_a, real_a, real_b])).split(n)
-        return StepOutputs(real_a=real_a, real_b=real_b, fake_b=fake_b, idt_b=idt_b,
-                           extra={"rec_a": rec_a, "mu": mu, "latent_a": latent_a, "skips_a": skips_a})
+        extra = {"mu": mu, "latent_a": latent_a, "skips_a": skips_a}
+        if not self.G.mask:
+            rec_a, fake_b, idt_b = self.G.decode(latents, d, skips=batched).split(n)
+            return StepOutputs(real_a=real_a, real_b=real_b, fake_b=fake_b, idt_b=idt_b,
+                               extra={"rec_a": rec_a, **extra})
+        logits = self.G.decode(latents, d, skips=batched, raw=True)
+        blended = masked_output(logits, torch.cat([real_a, real_a, real_b])).split(n)
+        content = torch.tanh(logits[:, :-1]).split(n)
+        # The images the rec and idt terms compare (model.santa.l1_on); fake_b is always the blended translation.
+        l1_images = {"content": [content], "output": [blended], "both": [content, blended]}[self.l1_on]
+        return StepOutputs(real_a=real_a, real_b=real_b, fake_b=blended[1], idt_b=l1_images[-1][2],
+                           extra={"rec_a": l1_images[-1][0], "l1_images": l1_images, **extra})
 
     def path_loss(self, latent_a: Tensor, skips_a: dict | None = None, real_a: Tensor | None = None) -> Tensor:
         """Mean over the path features of the squared finite-difference derivative along d."""
@@ -82,10 +85,11 @@ class SantaModel(CUTModel):
     def nce_losses(self, out: StepOutputs) -> dict[str, Tensor]:
         """SANTA's content terms (all of G's loss but GAN); the name is the one the CoopInit stage calls."""
         losses = {}
+        images = out.extra.get("l1_images") or [(out.extra["rec_a"], None, out.idt_b)]  # a masked G: l1_on's
         if self.lambda_rec > 0:
-            losses["G/rec"] = self.lambda_rec * Fn.l1_loss(out.extra["rec_a"], out.real_a)
+            losses["G/rec"] = self.lambda_rec * sum(Fn.l1_loss(rec_a, out.real_a) for rec_a, _, _ in images)
         if self.lambda_idt > 0:
-            losses["G/idt"] = self.lambda_idt * Fn.l1_loss(out.idt_b, out.real_b)
+            losses["G/idt"] = self.lambda_idt * sum(Fn.l1_loss(idt_b, out.real_b) for _, _, idt_b in images)
         if self.lambda_kl > 0:
             losses["G/kl"] = self.lambda_kl * out.extra["mu"].square().mean()
         if self.lambda_path > 0:

@@ -20,7 +20,7 @@ SwitchPolicy = Literal["plain", "calibrate", "warmup"]
 NceNegatives = Literal["image", "batch"]
 GSkip = Literal["none", "add", "concat"]  # models/networks/generator.py SKIPS
 PatchSelect = Literal["random", "qs"]  # model.patch_select
-SantaL1On = Literal["content", "output"]  # model.santa.l1_on (models/santa.py)
+SantaL1On = Literal["content", "output", "both"]  # model.santa.l1_on (models/santa.py)
 ModelName = Literal["cut", "santa"]  # model.name: models/cut.py, models/santa.py
 Features = Literal["inception", "tiny"]  # translate/metrics/features.py EXTRACTORS
 MetricName = Literal["fid", "kid", "lpips", "gt", "modes"]  # translate/metrics/registry.py METRICS
@@ -84,8 +84,9 @@ class SantaConfig:
     path_interval_min: float = 0.05  # half-gap δ between the two compared d's is drawn from [min, max]
     path_interval_max: float = 0.10  # (the upper end of that range)
     # With a masked G (model.g_mask), what the rec and idt L1 terms compare: content, the decoder's image before
-    # the mask blends the input in (so the latent must carry the whole image), or output, the blended image
-    # (which equals the input wherever the mask is off, so those terms no longer ask the latent for anything)
+    # the mask blends the input in (so the latent must carry the whole image), output, the blended image
+    # (which equals the input wherever the mask is off, so those terms no longer ask the latent for anything),
+    # or both (each term on each, at its weight: the latent carries the image and the mask learns to shut)
     l1_on: SantaL1On = "content"
 
 
