@@ -149,7 +149,12 @@ def run(args) -> int:
         if info.enabled:
             _start_distributed(cfg, info)
         try:
-            return _train(args, cfg, info, lock)
+            code = _train(args, cfg, info, lock)
+            # Every rank waits here for the others (rank 0 saves last) before the group is torn down: a rank that
+            # tore its gloo group down while another still used it could abort at exit. Only on success, so a
+            # failing rank never leaves the others waiting (torchrun stops them).
+            dist.barrier()
+            return code
         finally:
             dist.destroy_process_group()
     finally:
