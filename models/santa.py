@@ -35,12 +35,14 @@ class SantaModel(CUTModel):
 
     def __init__(self, G: SantaGenerator, D, *, lambda_rec: float = 5.0, lambda_idt: float = 5.0,
                  lambda_kl: float = 0.01, lambda_path: float = 0.01, noise_std: float = 1.0,
-                 path_interval: tuple[float, float] = (0.05, 0.10), l1_on: str = "content", **cut_kw):
+                 path_interval: tuple[float, float] = (0.05, 0.10), l1_on: str = "content", lambda_mask: float = 0.0,
+                 **cut_kw):
         super().__init__(G, D, PatchSampler([]), nce_layers=[], lambda_nce=0.0, nce_idt=False, **cut_kw)
         self.lambda_rec, self.lambda_idt = lambda_rec, lambda_idt  # L1 weights of reconstruction and identity
         self.lambda_kl, self.lambda_path = lambda_kl, lambda_path  # latent prior and path-length weights
         self.noise_std = noise_std  # σ of the latent noise in training (0 = none)
         self.path_interval = path_interval  # range of the half-gap δ between the two compared d's
+        self.lambda_mask = lambda_mask  # with a masked G: weight of the translations' mean mask
         self.l1_on = l1_on  # with a masked G: rec and idt compare the content (before the blend), the output or both
 
     def forward(self, batch: dict) -> StepOutputs:
@@ -64,8 +66,9 @@ class SantaModel(CUTModel):
         content = torch.tanh(logits[:, :-1]).split(n)
         # The images the rec and idt terms compare (model.santa.l1_on); fake_b is always the blended translation.
         l1_images = {"content": [content], "output": [blended], "both": [content, blended]}[self.l1_on]
+        mask_b = torch.sigmoid(logits[n:2 * n, -1:])  # the translations' masks
         return StepOutputs(real_a=real_a, real_b=real_b, fake_b=blended[1], idt_b=l1_images[-1][2],
-                           extra={"rec_a": l1_images[-1][0], "l1_images": l1_images, **extra})
+                           extra={"rec_a": l1_images[-1][0], "l1_images": l1_images, "mask_b": mask_b, **extra})
 
     def path_loss(self, latent_a: Tensor, skips_a: dict | None = None, real_a: Tensor | None = None) -> Tensor:
         """Mean over the path features of the squared finite-difference derivative along d."""
@@ -92,6 +95,8 @@ class SantaModel(CUTModel):
             losses["G/idt"] = self.lambda_idt * sum(Fn.l1_loss(idt_b, out.real_b) for _, _, idt_b in images)
         if self.lambda_kl > 0:
             losses["G/kl"] = self.lambda_kl * out.extra["mu"].square().mean()
+        if self.lambda_mask > 0 and "mask_b" in out.extra:
+            losses["G/mask"] = self.lambda_mask * out.extra["mask_b"].mean()
         if self.lambda_path > 0:
             losses["G/path"] = self.lambda_path * self.path_loss(out.extra["latent_a"], out.extra.get("skips_a"),
                                                                 out.real_a)
@@ -114,5 +119,6 @@ def build_santa(m, D, d_augment) -> SantaModel:
     s = m.santa
     return SantaModel(build_santa_generator(m), D, lambda_rec=s.lambda_rec, lambda_idt=s.lambda_idt,
                       lambda_kl=s.lambda_kl, lambda_path=s.lambda_path, noise_std=s.noise_std,
-                      path_interval=(s.path_interval_min, s.path_interval_max), l1_on=s.l1_on, lambda_gan=m.lambda_gan,
+                      path_interval=(s.path_interval_min, s.path_interval_max), l1_on=s.l1_on,
+                      lambda_mask=s.lambda_mask, lambda_gan=m.lambda_gan,
                       gan_mode=m.gan_mode, d_augment=d_augment, lambda_r1=m.lambda_r1, r1_every=m.r1_every)

@@ -287,3 +287,21 @@ def test_santa_l1_terms_read_the_content_or_the_blended_output():
         assert terms["both"][name].item() == pytest.approx(terms["content"][name].item())
     with pytest.raises(ConfigError, match="model.santa.l1_on=output: no effect without a masked G"):
         load_config("smoke", [*SANTA, "model.santa.l1_on=output"])
+
+
+def test_mask_weight_charges_the_translations_mean_mask():
+    """model.santa.lambda_mask: G/mask is λ·mean(m) over the translations' masks (A at d = 1), so it pulls the
+    mask shut where the GAN does not need it open; off (no term) by default, refused without a masked G."""
+    model = _santa("model.g_mask=true", "model.n_downsampling=1", "model.santa.lambda_mask=0.5")
+    with torch.no_grad():
+        model.G.out[1].bias[3] = 2.0  # m = sigmoid(2 + small) where the mask channel's weights add little
+    batch = _batch()
+    out = model(batch)
+    term = model.nce_losses(out)["G/mask"]
+    assert term.item() == pytest.approx(0.5 * out.extra["mask_b"].mean().item())
+    assert 0.5 * 0.8 < term.item() < 0.5 * 0.95  # sigmoid(2) = 0.88
+    term.backward()
+    assert model.G.out[1].bias.grad[3] > 0  # descending it shuts the mask
+    assert "G/mask" not in _santa("model.g_mask=true", "model.n_downsampling=1").nce_losses(out)
+    with pytest.raises(ConfigError, match="model.santa.lambda_mask=0.5: no effect without a masked G"):
+        load_config("smoke", [*SANTA, "model.santa.lambda_mask=0.5"])

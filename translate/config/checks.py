@@ -74,9 +74,11 @@ def _check_one_models_options(cfg: Config) -> None:
             raise ConfigError(f"{given}: no effect with model.name=santa (SANTA has no PatchNCE and its own "
                               f"generator); set {'it' if len(unused) == 1 else 'them'} back ({fixes}) or use "
                               "model.name=cut")
-        if m.santa.l1_on != SantaConfig.l1_on and not m.g_mask:
-            raise ConfigError(f"model.santa.l1_on={m.santa.l1_on}: no effect without a masked G; add --set "
-                              "model.g_mask=true, or leave model.santa.l1_on at content")
+        for name in ("l1_on", "lambda_mask"):
+            if getattr(m.santa, name) != getattr(SantaConfig, name) and not m.g_mask:
+                raise ConfigError(f"model.santa.{name}={_as_set(getattr(m.santa, name))}: no effect without a "
+                                  f"masked G; add --set model.g_mask=true, or leave model.santa.{name} at "
+                                  f"{_as_set(getattr(SantaConfig, name))}")
         return
     changed = _away_from_default(m.santa, SantaConfig(), [f.name for f in fields(SantaConfig)])
     if changed:

@@ -88,6 +88,7 @@ class SantaConfig:
     # (which equals the input wherever the mask is off, so those terms no longer ask the latent for anything),
     # or both (each term on each, at its weight: the latent carries the image and the mask learns to shut)
     l1_on: SantaL1On = "content"
+    lambda_mask: float = 0.0  # with a masked G: weight of mean(m) over the translations' masks (0 = off)
 
 
 @dataclass
