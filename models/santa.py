@@ -65,7 +65,8 @@ class SantaModel(CUTModel):
         blended = masked_output(logits, torch.cat([real_a, real_a, real_b])).split(n)
         content = torch.tanh(logits[:, :-1]).split(n)
         # The images the rec and idt terms compare (model.santa.l1_on); fake_b is always the blended translation.
-        l1_images = {"content": [content], "output": [blended], "both": [content, blended]}[self.l1_on]
+        l1_images = {"content": [content], "output": [blended], "both": [content, blended],
+                     "split": [(content[0], None, blended[2])]}[self.l1_on]
         mask_b = torch.sigmoid(logits[n:2 * n, -1:])  # the translations' masks
         return StepOutputs(real_a=real_a, real_b=real_b, fake_b=blended[1], idt_b=l1_images[-1][2],
                            extra={"rec_a": l1_images[-1][0], "l1_images": l1_images, "mask_b": mask_b, **extra})

@@ -242,7 +242,7 @@ def test_santa_generator_skip_kinds_change_only_the_channels_they_must():
     assert G.out[1].in_channels * 2 == SantaGenerator(ngf=8, n_blocks=2, skip="concat").out[1].in_channels
 
 
-@pytest.mark.parametrize("l1_on", ["content", "output", "both"])
+@pytest.mark.parametrize("l1_on", ["content", "output", "both", "split"])
 def test_masked_santa_generator_blends_with_the_encoded_image(l1_on):
     """model.g_mask on SANTA's G: decode needs the encoded image (source) and returns it where the mask is off;
     G(x) is decode(encode_latent(x), 1, source=x); SANTA's objective trains the mask channel."""
@@ -273,7 +273,7 @@ def test_santa_l1_terms_read_the_content_or_the_blended_output():
     itself) and ask nothing of the latent; on the content (the default) they still do, and fake_b is the
     blended translation either way. Without a mask the option is refused in one line."""
     terms = {}
-    for l1_on in ("content", "output", "both"):
+    for l1_on in ("content", "output", "both", "split"):
         model = _santa("model.g_mask=true", "model.n_downsampling=1", f"model.santa.l1_on={l1_on}")
         with torch.no_grad():
             model.G.out[1].bias[3] = -1e4  # the mask shut everywhere
@@ -285,6 +285,9 @@ def test_santa_l1_terms_read_the_content_or_the_blended_output():
     assert terms["content"]["G/rec"].item() > 0.01 and terms["content"]["G/idt"].item() > 0.01
     for name in ("G/rec", "G/idt"):  # both: the content's term plus the output's (zero here); same draws
         assert terms["both"][name].item() == pytest.approx(terms["content"][name].item())
+    # split: rec on the content (> 0 here), idt on the output (the input itself: 0)
+    assert terms["split"]["G/rec"].item() == pytest.approx(terms["content"]["G/rec"].item())
+    assert terms["split"]["G/idt"].item() == 0
     with pytest.raises(ConfigError, match="model.santa.l1_on=output: no effect without a masked G"):
         load_config("smoke", [*SANTA, "model.santa.l1_on=output"])
 

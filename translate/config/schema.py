@@ -20,7 +20,7 @@ SwitchPolicy = Literal["plain", "calibrate", "warmup"]
 NceNegatives = Literal["image", "batch"]
 GSkip = Literal["none", "add", "concat"]  # models/networks/generator.py SKIPS
 PatchSelect = Literal["random", "qs"]  # model.patch_select
-SantaL1On = Literal["content", "output", "both"]  # model.santa.l1_on (models/santa.py)
+SantaL1On = Literal["content", "output", "both", "split"]  # model.santa.l1_on (models/santa.py)
 ModelName = Literal["cut", "santa"]  # model.name: models/cut.py, models/santa.py
 Features = Literal["inception", "tiny"]  # translate/metrics/features.py EXTRACTORS
 MetricName = Literal["fid", "kid", "lpips", "gt", "modes"]  # translate/metrics/registry.py METRICS
@@ -86,7 +86,8 @@ class SantaConfig:
     # With a masked G (model.g_mask), what the rec and idt L1 terms compare: content, the decoder's image before
     # the mask blends the input in (so the latent must carry the whole image), output, the blended image
     # (which equals the input wherever the mask is off, so those terms no longer ask the latent for anything),
-    # or both (each term on each, at its weight: the latent carries the image and the mask learns to shut)
+    # both (each term on each, at its weight), or split: rec on the content (the latent carries A's image) and
+    # idt on the output (B images need no change, so the mask learns to shut where nothing must change)
     l1_on: SantaL1On = "content"
     lambda_mask: float = 0.0  # with a masked G: weight of mean(m) over the translations' masks (0 = off)
 
