@@ -6,6 +6,7 @@ gets hooks. The evaluation hooks live in translate/metrics/hook.py.
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from translate.models.contract import optional_member
 from translate.progress import Progress
 from translate.records import append_jsonl
 from translate.runfolder.layout import RunFolder
+
+log = logging.getLogger(__name__)
 
 
 class LogHook(Hook):
@@ -49,6 +52,41 @@ class LogHook(Hook):
 
     def after_train(self, ctx):
         self.flush(ctx)
+
+
+class IdentityWatchHook(Hook):
+    """Warns once when G's output has become its input: the interval means (``every`` steps) of ``G/change``
+    (mean |G(x) - x|, images in [-1, 1]) below ``threshold`` for a tenth of the run in a row, judged after its
+    first tenth.
+
+    A masked G (model.g_mask) whose mask shut does exactly this. On the demo task (docs/experiments/quality.md,
+    "A fourth round") every run that stayed below 0.001 for 150 steps ended as the identity, while working runs
+    dipped to 0.0004-0.002 for at most 50 steps early on and then changed their inputs by 0.03 or more. An
+    unmasked G that leaves animals in their source coat still repaints every pixel (about 0.15), so this stays
+    silent there.
+    """
+
+    def __init__(self, every: int, total: int, threshold: float = 0.001):
+        self.every, self.threshold = max(1, every), threshold
+        self.start, self.patience = total // 10, max(total // 10, 2 * self.every)
+        self.values: list[float] = []
+        self.low_steps, self.warned = 0, False
+
+    def after_step(self, ctx, logs):
+        if self.warned or "G/change" not in logs or ctx.step <= self.start:
+            return
+        self.values.append(float(logs["G/change"]))
+        if len(self.values) < self.every:
+            return
+        mean = sum(self.values) / len(self.values)
+        self.low_steps = self.low_steps + len(self.values) if mean < self.threshold else 0
+        self.values = []
+        if self.low_steps >= self.patience:
+            self.warned = True
+            log.warning("step %d: G has returned its input unchanged for %d steps (mean |G(x) - x| %.5f lately): "
+                        "the translator has collapsed to the identity, which no such run of the demo task recovered "
+                        "from; stop it and start again with another train.seed "
+                        "(docs/training.md#when-g-returns-its-input)", ctx.step, self.low_steps, mean)
 
 
 class ProgressHook(Hook):

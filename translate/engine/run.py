@@ -24,7 +24,7 @@ from translate.datasets.folder import UnpairedImages, build_dataset, build_loade
 from translate.engine.device import compile_networks, resolve_device, resolve_precision
 from translate.engine.distributed import check_in_sync
 from translate.engine.ema import build_ema
-from translate.engine.hooks import CheckpointHook, LogHook, ProgressHook, SampleHook
+from translate.engine.hooks import CheckpointHook, IdentityWatchHook, LogHook, ProgressHook, SampleHook
 from translate.engine.optim import build_optimizers, lr_factor
 from translate.engine.stages import Stage, build_stages, stage_at
 from translate.errors import CheckpointError, ConfigError, DataError
@@ -207,4 +207,5 @@ def _hooks(run: Run, progress: bool) -> list[Hook]:
         *([ProgressHook(run.schedule.total_steps, run.step, t.log_every)] if progress else []),
         SampleHook(folder.samples, _sample_images(run.cfg, run.dataset), t.sample_every),
         CheckpointHook(folder, t.ckpt_every, t.keep_every),
+        IdentityWatchHook(t.log_every, run.schedule.total_steps),
     ]

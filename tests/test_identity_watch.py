@@ -1,0 +1,37 @@
+"""IdentityWatchHook: one warning when G's output has become its input (a masked G whose mask shut)."""
+import logging
+from types import SimpleNamespace
+
+from translate.engine.hooks import IdentityWatchHook
+
+
+def _feed(hook, changes, start=1):
+    ctx = SimpleNamespace(step=0)
+    for ctx.step, change in enumerate(changes, start=start):
+        hook.after_step(ctx, {"G/change": change, "G/gan": 1.0})
+
+
+def test_warns_once_after_a_tenth_of_the_run_at_the_identity(caplog):
+    hook = IdentityWatchHook(every=5, total=100)  # judged from step 11; patience 10 steps
+    with caplog.at_level(logging.WARNING, logger="translate.engine.hooks"):
+        _feed(hook, [0.0001] * 10)  # steps 1-10: the first tenth, not judged
+        _feed(hook, [0.0001] * 5, start=11)  # 5 steps at the identity: not yet
+        assert not caplog.records
+        _feed(hook, [0.0003] * 5, start=16)  # 10: warned, naming the step and the figure
+        _feed(hook, [0.0001] * 20, start=21)  # and never again
+    (record,) = caplog.records
+    assert "step 20: G has returned its input unchanged for 10 steps" in record.getMessage()
+    assert "0.00030" in record.getMessage() and "train.seed" in record.getMessage()
+
+
+def test_working_runs_and_short_dips_stay_silent(caplog):
+    """The demo task's working runs: a dip below the threshold for less than a tenth of the run, then 0.03+."""
+    with caplog.at_level(logging.WARNING, logger="translate.engine.hooks"):
+        hook = IdentityWatchHook(every=25, total=1500)  # judged from step 151, patience 150 steps
+        _feed(hook, [0.04] * 150 + [0.0004] * 125 + [0.04] * 25 + [0.0005] * 125 + [0.05] * 1075)
+        _feed(IdentityWatchHook(every=25, total=1500), [0.15] * 1500)  # an unmasked G's failure repaints
+        silent = IdentityWatchHook(every=25, total=1500)
+        ctx = SimpleNamespace(step=0)
+        for ctx.step in range(1, 1500):
+            silent.after_step(ctx, {"E/gap": 0.0})  # a stage that logs no G/change (CoopInit's)
+    assert not caplog.records
