@@ -78,21 +78,24 @@ def test_path_length_measures_how_the_decoder_moves_along_d():
         assert float(model.path_loss(latent)) == pytest.approx(0.0, abs=1e-12)
 
 
-def test_coop_stage_runs_on_santa_through_the_contract(data_home):
+@pytest.mark.parametrize("mask", [False, True])
+def test_coop_stage_runs_on_santa_through_the_contract(data_home, mask):
     from translate.datasets.sources import resolve_source
     from translate.engine.stages import build_stages
 
+    masked = ["model.g_mask=true", "model.santa.lambda_mask=0.1"] if mask else []
     cfg = resolve_source(load_config("smoke", [*SANTA, "dataset=demo", "coop.enabled=true", "coop.steps=2",
-                                              "coop.langevin_steps=2"]))
+                                              "coop.langevin_steps=2", *masked]))
     networks = build_model(cfg.model)
     coop, cut = [s.model for s in build_stages(cfg, networks, 6)]
     assert cut is networks and isinstance(coop, TranslationModel)
     batch = _batch()
     out = coop(batch)
-    assert set(out.extra) == {"rec_a", "mu", "latent_a", "skips_a"} and out.revised.shape == batch["a"].shape
+    extra = {"rec_a", "mu", "latent_a", "skips_a"} | ({"l1_images", "mask_b"} if mask else set())
+    assert set(out.extra) == extra and out.revised.shape == batch["a"].shape
     e = coop.phase_losses("E", batch, out)
     g = coop.phase_losses("G", batch, out)
-    assert {"G/teach", "G/rec", "G/idt", "G/kl", "G/path"} == set(g.optimise)
+    assert {"G/teach", "G/rec", "G/idt", "G/kl", "G/path"} | ({"G/mask"} if mask else set()) == set(g.optimise)
     g.total().backward()
     assert networks.G.domain_embedding.weight.grad is not None
     assert torch.isfinite(e.total())
