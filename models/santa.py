@@ -13,6 +13,10 @@ domain A, d = 1 translates to B. G's objective, with the paper's code's defaults
 The last term is the path length: for d₁, d₂ = c ± δ (c ~ U(0, 1), δ ~ U(0.05, 0.10), clamped to [0, 1]), the
 decoder's features φ_l should change little along d, so the translation is the shortest path from x_A to domain B.
 
+With a masked G (model.g_mask) each decode blends its content with the image it encoded by a mask m; the rec and
+idt terms compare the content, the blended output, or both (model.santa.l1_on), and λ_mask·mean(m) over the
+translations' masks (model.santa.lambda_mask) keeps the mask shut where nothing needs to change.
+
 The model is a CUTModel (D, its phase and every D option are shared) whose shared forward and content terms are
 SANTA's: ``nce_losses`` returns the terms above but GAN, so the CoopInit stage (models/coop.py), which teaches G
 with ``nce_losses`` as its content terms, runs on SANTA unchanged. F is an empty patch sampler (no parameters),
