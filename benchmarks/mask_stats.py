@@ -18,7 +18,6 @@ import torch
 from translate.datasets.imageio import load_image, pil_to_tensor
 from translate.datasets.synthetic import ensure_synthetic
 from translate.errors import TranslateError
-from translate.models.networks.santa_generator import SantaGenerator
 from translate.runfolder.translator import load_translator
 
 
@@ -27,15 +26,7 @@ def mask_of(G, x: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) mask of a masked G's translation of ``x`` (CUT's G or SANTA's, at d = 1)."""
     if not getattr(G, "mask", False):
         raise TranslateError("this checkpoint's G has no mask (model.g_mask is false): nothing to measure")
-    if isinstance(G, SantaGenerator):
-        skips: dict = {}
-        h = G.encode_latent(x, skips)
-        logits = G.decode(h, torch.ones(x.shape[0]), skips=skips or None, raw=True)
-    else:
-        skips = None if G.skip == "none" else {}
-        h, _ = G._run_encoder(x, (), stop_early=False, skips=skips)
-        logits = G._decode(h, skips)
-    return torch.sigmoid(logits[:, -1:])
+    return G.translation_mask(x)
 
 
 def stats(ckpt: str, n: int) -> dict:

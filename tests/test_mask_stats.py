@@ -35,3 +35,5 @@ def test_a_g_without_a_mask_is_a_one_line_error():
     stats = load_benchmark("mask_stats")
     with pytest.raises(TranslateError, match="no mask"):
         stats.mask_of(ResnetGenerator(ngf=8, n_blocks=1), torch.zeros(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="no mask"):
+        SantaGenerator(ngf=8, n_blocks=2).translation_mask(torch.zeros(1, 3, 16, 16))

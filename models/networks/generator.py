@@ -198,6 +198,14 @@ class ResnetGenerator(nn.Module):
             h = h + skips[name] if self.skip == "add" else torch.cat([h, skips[name]], dim=1)
         return self.decoder[len(self.skip_from):](h)
 
+    def translation_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """The mask m (B, 1, H, W) with which a masked G blends its translation of ``x`` with ``x``."""
+        if not self.mask:
+            raise ValueError("this G has no mask (model.g_mask is false)")
+        skips: dict[str, torch.Tensor] | None = None if self.skip == "none" else {}
+        h, _ = self._run_encoder(x, (), stop_early=False, skips=skips)
+        return torch.sigmoid(self._decode(h, skips)[:, -1:])
+
     def encode(self, x: torch.Tensor, layers: Sequence[str]) -> list[torch.Tensor]:
         """Features at ``layers`` (in the order given), running only as deep as needed."""
         if not layers:

@@ -159,6 +159,15 @@ class SantaGenerator(nn.Module):
             y = masked_output(logits, source) if self.mask else torch.tanh(logits)
         return (y, path) if with_path else y
 
+    def translation_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """The mask m (B, 1, H, W) with which a masked G blends its translation of ``x`` (d = 1) with ``x``."""
+        if not self.mask:
+            raise ValueError("this G has no mask (model.g_mask is false)")
+        skips: dict = {}
+        h = self.encode_latent(x, skips)
+        return torch.sigmoid(self.decode(h, torch.ones(x.shape[0], device=x.device), skips=skips or None,
+                                         raw=True)[:, -1:])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate to domain B (d = 1)."""
         skips: dict = {}
