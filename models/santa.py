@@ -30,7 +30,7 @@ from torch import Tensor
 
 from translate.models.cut import CUTModel, StepOutputs
 from translate.models.networks import PatchSampler
-from translate.models.networks.generator import masked_output
+from translate.models.networks.generator import content_and_mask, masked_output
 from translate.models.networks.santa_generator import SantaGenerator
 
 
@@ -67,15 +67,17 @@ class SantaModel(CUTModel):
                                extra={"rec_a": rec_a, **extra})
         logits = self.G.decode(latents, d, skips=batched, raw=True)
         blended = masked_output(logits, torch.cat([real_a, real_a, real_b])).split(n)
-        content = torch.tanh(logits[:, :-1]).split(n)
+        # Computed again rather than shared with the blend: sharing changes the gradients' rounding, and the runs of
+        # docs/experiments/quality.md's fourth round (the bundled model among them) would no longer repeat exactly.
+        content, m = content_and_mask(logits)
+        content = content.split(n)
         # The images the rec and idt terms compare (model.santa.l1_on); fake_b is always the blended translation.
         l1_images = {"content": [content], "output": [blended], "both": [content, blended],
                      "split": [(content[0], None, blended[2])]}[self.l1_on]
-        mask_b = torch.sigmoid(logits[n:2 * n, -1:])  # the translations' masks
         return StepOutputs(real_a=real_a, real_b=real_b, fake_b=blended[1], idt_b=l1_images[-1][2],
-                           extra={"rec_a": l1_images[-1][0], "l1_images": l1_images, "mask_b": mask_b, **extra})
+                           extra={"rec_a": l1_images[-1][0], "l1_images": l1_images, "mask_b": m[n:2 * n], **extra})
 
-    def path_loss(self, latent_a: Tensor, skips_a: dict | None = None, real_a: Tensor | None = None) -> Tensor:
+    def path_loss(self, latent_a: Tensor, skips_a: dict | None = None) -> Tensor:
         """Mean over the path features of the squared finite-difference derivative along d."""
         n, device = latent_a.shape[0], latent_a.device
         center = torch.rand(n, device=device)
@@ -83,9 +85,9 @@ class SantaModel(CUTModel):
         half_gap = lo + (hi - lo) * torch.rand(n, device=device)
         d1, d2 = (center + half_gap).clamp(0, 1), (center - half_gap).clamp(0, 1)
         skips = {k: torch.cat([v, v]) for k, v in skips_a.items()} if skips_a else None
-        source = torch.cat([real_a, real_a]) if real_a is not None else None  # a masked G blends with it
+        # raw: the path features are all that is used, so no image is made (nor blended, for a masked G)
         _, feats = self.G.decode(torch.cat([latent_a, latent_a]), torch.cat([d1, d2]), with_path=True, skips=skips,
-                                 source=source)
+                                 raw=True)
         step = torch.maximum(d1 - d2, torch.full_like(d1, 0.1))[:, None, None, None]
         energies = [((f[:n] - f[n:]) / step).square().mean() for f in feats]
         return torch.stack(energies).mean()
@@ -103,8 +105,7 @@ class SantaModel(CUTModel):
         if self.lambda_mask > 0 and "mask_b" in out.extra:
             losses["G/mask"] = self.lambda_mask * out.extra["mask_b"].mean()
         if self.lambda_path > 0:
-            losses["G/path"] = self.lambda_path * self.path_loss(out.extra["latent_a"], out.extra.get("skips_a"),
-                                                                out.real_a)
+            losses["G/path"] = self.lambda_path * self.path_loss(out.extra["latent_a"], out.extra.get("skips_a"))
         return losses
 
 

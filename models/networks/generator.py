@@ -92,11 +92,16 @@ def _up_stage(c_in: int, c_out: int, antialias: bool) -> nn.Module:
 SKIPS = ("none", "add", "concat")  # model.g_skip: encoder -> decoder connections
 
 
+def content_and_mask(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tanh(content), m) from a masked G's output logits (B, C + 1, H, W): C content channels, then the mask's."""
+    return torch.tanh(logits[:, :-1]), torch.sigmoid(logits[:, -1:])
+
+
 def masked_output(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """m·tanh(content) + (1 - m)·x from output logits (B, C + 1, H, W): C content channels, then the mask's logit.
-    Where m is 0 the output is the input x (B, C, H, W) exactly."""
-    m = torch.sigmoid(logits[:, -1:])
-    return m * torch.tanh(logits[:, :-1]) + (1.0 - m) * x
+    """m·tanh(content) + (1 - m)·x from a masked G's output logits (``content_and_mask``): where m is 0 the output
+    is the input x (B, C, H, W) exactly."""
+    content, m = content_and_mask(logits)
+    return m * content + (1.0 - m) * x
 
 
 class ResnetGenerator(nn.Module):

@@ -61,7 +61,8 @@ class IdentityWatchHook(Hook):
 
     A masked G (model.g_mask) whose mask shut does exactly this. On the demo task (docs/experiments/quality.md,
     "A fourth round") every run that stayed below 0.001 for 150 steps ended as the identity, while working runs
-    dipped to 0.0004-0.002 for at most 50 steps early on and then changed their inputs by 0.03 or more. An
+    went below 0.001 for at most 50 steps (below 0.002 for up to 150), all before step 450, and then changed their
+    inputs by 0.03 or more. An
     unmasked G that leaves animals in their source coat still repaints every pixel (about 0.15), so this stays
     silent there.
     """
