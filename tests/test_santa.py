@@ -9,6 +9,7 @@ from translate.config import SANTA_IGNORES, config_to_dict, load_config
 from translate.errors import ConfigError
 from translate.models.contract import TranslationModel
 from translate.models.cut import build_generator, build_model
+from translate.models.losses.mask import edge_aware_smoothness
 from translate.models.networks.santa_generator import SantaGenerator
 from translate.models.santa import SantaModel
 from translate.runfolder.schema import checkpoint_config
@@ -311,3 +312,38 @@ def test_mask_weight_charges_the_translations_mean_mask():
     assert "G/mask" not in _santa("model.g_mask=true", "model.n_downsampling=1").nce_losses(out)
     with pytest.raises(ConfigError, match="model.santa.lambda_mask=0.5: no effect without a masked G"):
         load_config("smoke", [*SANTA, "model.santa.lambda_mask=0.5"])
+
+
+def test_edge_aware_mask_smoothness_puts_the_masks_border_on_the_objects():
+    """models/losses/mask.py: a mask whose border is the object's costs almost nothing; the same mask a pixel
+    wider (a halo over flat background) or one with a hole inside a flat region costs its steps in full."""
+    x = -torch.ones(1, 3, 16, 16)
+    x[..., 4:12, 4:12] = 0.6  # a flat object on a flat background
+    on_border = (x[:, :1] > 0).float()
+    wide = torch.zeros(1, 1, 16, 16)
+    wide[..., 3:13, 3:13] = 1
+    holed = on_border.clone()
+    holed[..., 7, 7] = 0
+    assert edge_aware_smoothness(on_border, x).item() < 1e-6
+    # the wide mask's 40 unit steps over flat background, of 2·16·15 neighbour pairs
+    assert edge_aware_smoothness(wide, x).item() == pytest.approx(40 / 480, rel=1e-5)
+    assert edge_aware_smoothness(holed, x).item() == pytest.approx(4 / 480, rel=1e-5)
+    with pytest.raises(ValueError, match="differ in size"):
+        edge_aware_smoothness(wide, x[..., :8, :8])
+
+
+def test_mask_edge_weight_reaches_the_mask_channel():
+    """model.santa.lambda_mask_edge: G/mask_edge is λ·edge_aware_smoothness(mask of the translations, real A);
+    its gradient reaches G's mask channel; off (no term) by default, refused without a masked G or below 0."""
+    model = _santa("model.g_mask=true", "model.n_downsampling=1", "model.santa.lambda_mask_edge=2")
+    batch = _batch()
+    out = model(batch)
+    term = model.nce_losses(out)["G/mask_edge"]
+    assert term.item() == pytest.approx(2 * edge_aware_smoothness(out.extra["mask_b"], batch["a"]).item())
+    term.backward()
+    assert model.G.out[1].weight.grad[3].abs().sum() > 0
+    assert "G/mask_edge" not in _santa("model.g_mask=true", "model.n_downsampling=1").nce_losses(out)
+    with pytest.raises(ConfigError, match="model.santa.lambda_mask_edge=2.0: no effect without a masked G"):
+        load_config("smoke", [*SANTA, "model.santa.lambda_mask_edge=2"])
+    with pytest.raises(ConfigError, match="model.santa.lambda_mask_edge: expected zero"):
+        load_config("smoke", [*SANTA, "model.g_mask=true", "model.santa.lambda_mask_edge=-1"])

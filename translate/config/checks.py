@@ -74,7 +74,7 @@ def _check_one_models_options(cfg: Config) -> None:
             raise ConfigError(f"{given}: no effect with model.name=santa (SANTA has no PatchNCE and its own "
                               f"generator); set {'it' if len(unused) == 1 else 'them'} back ({fixes}) or use "
                               "model.name=cut")
-        for name in ("l1_on", "lambda_mask"):
+        for name in ("l1_on", "lambda_mask", "lambda_mask_edge"):
             if getattr(m.santa, name) != getattr(SantaConfig, name) and not m.g_mask:
                 raise ConfigError(f"model.santa.{name}={_as_set(getattr(m.santa, name))}: no effect without a "
                                   f"masked G; add --set model.g_mask=true, or leave model.santa.{name} at "
@@ -156,7 +156,8 @@ def _validate_levers(cfg: Config) -> None:
 
 def _validate_santa(cfg: Config) -> None:
     s = cfg.model.santa
-    for name in ("lambda_rec", "lambda_idt", "lambda_kl", "lambda_path", "noise_std"):
+    for name in ("lambda_rec", "lambda_idt", "lambda_kl", "lambda_path", "noise_std", "lambda_mask",
+                 "lambda_mask_edge"):
         if getattr(s, name) < 0:
             raise ConfigError(f"model.santa.{name}: expected zero (off) or more, got {getattr(s, name)!r}")
     if s.style_dim < 1:

@@ -90,6 +90,9 @@ class SantaConfig:
     # idt on the output (B images need no change, so the mask learns to shut where nothing must change)
     l1_on: SantaL1On = "content"
     lambda_mask: float = 0.0  # with a masked G: weight of mean(m) over the translations' masks (0 = off)
+    # with a masked G: weight of the masks' edge-aware smoothness, so the mask changes only across the input's
+    # edges and its border sits on the object's (models/losses/mask.py; 0 = off)
+    lambda_mask_edge: float = 0.0
 
 
 @dataclass
