@@ -37,3 +37,17 @@ def test_a_g_without_a_mask_is_a_one_line_error():
         stats.mask_of(ResnetGenerator(ngf=8, n_blocks=1), torch.zeros(1, 3, 16, 16))
     with pytest.raises(ValueError, match="no mask"):
         SantaGenerator(ngf=8, n_blocks=2).translation_mask(torch.zeros(1, 3, 16, 16))
+
+
+def test_halo_is_the_ring_next_to_the_object_and_its_repainted_share():
+    stats = load_benchmark("mask_stats")
+    objects = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    objects[..., 3:5, 3:5] = True
+    halo = stats.ring(objects, 1)
+    assert int(halo.sum()) == 16 - 4 and not (halo & objects).any()  # the 4x4 square around, less the object
+    assert int(stats.ring(objects, 2).sum()) == 36 - 4
+    background = -torch.ones(1, 3, 8, 8)
+    image = background.clone()
+    image[..., 2, 2:6] = 1.0  # the halo's top row (4 of its 12 pixels) repainted
+    assert stats.halo_share(image, background, halo) == pytest.approx(4 / 12)
+    assert stats.halo_share(background, background, halo) == 0.0
