@@ -68,8 +68,9 @@ class SantaModel(CUTModel):
             rec_a, fake_b, idt_b = self.G.decode(latents, d, skips=batched).split(n)
             return StepOutputs(real_a=real_a, real_b=real_b, fake_b=fake_b, idt_b=idt_b,
                                extra={"rec_a": rec_a, **extra})
-        logits = self.G.decode(latents, d, skips=batched, raw=True)
-        blended = masked_output(logits, torch.cat([real_a, real_a, real_b])).split(n)
+        sources = torch.cat([real_a, real_a, real_b])
+        logits = self.G.decode(latents, d, skips=batched, source=sources, raw=True)
+        blended = masked_output(logits, sources).split(n)
         # Computed again rather than shared with the blend: sharing changes the gradients' rounding, and the runs of
         # docs/experiments/quality.md's fourth round (the bundled model among them) would no longer repeat exactly.
         content, m = content_and_mask(logits)
@@ -122,7 +123,7 @@ def _batched(skips: dict, n: int) -> dict:
 def build_santa_generator(m) -> SantaGenerator:
     return SantaGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
                           init_gain=m.init_gain, style_dim=m.santa.style_dim, n_downsampling=m.n_downsampling,
-                          skip=m.g_skip, mask=getattr(m, "g_mask", False))
+                          skip=m.g_skip, mask=getattr(m, "g_mask", False), mask_input=m.santa.mask_input)
 
 
 def build_santa(m, D, d_augment) -> SantaModel:

@@ -347,3 +347,36 @@ def test_mask_edge_weight_reaches_the_mask_channel():
         load_config("smoke", [*SANTA, "model.santa.lambda_mask_edge=2"])
     with pytest.raises(ConfigError, match="model.santa.lambda_mask_edge: expected zero"):
         load_config("smoke", [*SANTA, "model.g_mask=true", "model.santa.lambda_mask_edge=-1"])
+
+
+def test_mask_head_reads_the_input_into_the_masks_logit():
+    """model.santa.mask_input: the mask's logit gains a term from a conv head on the input image at full
+    resolution, zero at the start (G's output is the plain masked G's), trained by the objective; SANTA's path
+    features leave it out (it does not depend on d); refused without a masked G."""
+    plain = _santa("model.g_mask=true", "model.n_downsampling=1")
+    model = _santa("model.g_mask=true", "model.n_downsampling=1", "model.santa.mask_input=true")
+    G = model.G
+    assert G.mask_head is not None and plain.G.mask_head is None
+    G_same = SantaGenerator(ngf=8, n_blocks=2, n_downsampling=1, mask=True)
+    G_same.load_state_dict({k: v for k, v in G.state_dict().items() if not k.startswith("mask_head")})
+    x = _batch()["a"]
+    with torch.no_grad():
+        torch.testing.assert_close(G(x), G_same(x))  # the head starts at zero
+        G.mask_head[-1].bias.fill_(-1e4)  # the head alone shuts the mask: the output is the input
+        torch.testing.assert_close(G(x), x)
+        torch.testing.assert_close(G.translation_mask(x), torch.zeros(2, 1, 32, 32))
+        G.mask_head[-1].bias.zero_()
+    _, path = G.decode(G.encode_latent(x), torch.ones(2), with_path=True, raw=True)
+    _, path_same = G_same.decode(G_same.encode_latent(x), torch.ones(2), with_path=True, raw=True)
+    torch.testing.assert_close(path[-1], path_same[-1])
+    with pytest.raises(ValueError, match="pass the encoded images as source"):
+        G.decode(G.encode_latent(x), torch.ones(2), raw=True)
+    model.train()
+    batch = _batch()
+    losses = model.phase_losses("G", batch, model(batch)).optimise
+    sum(losses.values()).backward()
+    assert G.mask_head[-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="model.santa.mask_input=true: no effect without a masked G"):
+        load_config("smoke", [*SANTA, "model.santa.mask_input=true"])
+    with pytest.raises(ValueError, match="needs mask=True"):
+        SantaGenerator(ngf=8, n_blocks=2, mask_input=True)

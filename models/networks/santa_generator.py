@@ -15,7 +15,10 @@ feature map of the same resolution added (``add``) or concatenated (``concat``).
 latent noise and the KL term act on h alone; ``encode_latent`` fills a dict with those maps for ``decode``.
 
 ``mask`` (model.g_mask) blends the output with the image that was encoded, as on CUT's G (``masked_output``):
-``decode`` then needs that image as ``source``.
+``decode`` then needs that image as ``source``. With ``mask_input`` (model.santa.mask_input) the mask's logit
+also gets a term read off that image at full resolution by a small conv head (two 3x3 convs, the last one
+zero-initialised, so training starts from the plain masked G): the decoder's mask is a blob at the trunk's
+resolution, the head lets its border follow the input's edges.
 """
 from __future__ import annotations
 
@@ -77,7 +80,7 @@ class SantaGenerator(nn.Module):
 
     def __init__(self, in_ch: int = 3, out_ch: int = 3, ngf: int = 64, n_blocks: int = 9, antialias: bool = True,
                  antialias_up: bool = True, init_gain: float = 0.02, style_dim: int = 8,
-                 n_downsampling: int = 2, skip: str = "none", mask: bool = False) -> None:
+                 n_downsampling: int = 2, skip: str = "none", mask: bool = False, mask_input: bool = False) -> None:
         super().__init__()
         # n_downsampling as CUT's G: 2 (the paper's) or 1, the trunk at half resolution (thin structures survive)
         trunk = ngf * 2**n_downsampling
@@ -96,8 +99,16 @@ class SantaGenerator(nn.Module):
             raise ValueError(f"a masked G blends its output with its input: in_ch {in_ch} must equal out_ch {out_ch}")
         self.out = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(ngf * wide, out_ch + mask, 7))
         self.domain_embedding = nn.Embedding(2, style_dim)  # e_A, e_B
+        if mask_input and not mask:
+            raise ValueError("mask_input reads the input into the mask's logit: it needs mask=True")
+        # the input's term of the mask logit (model.santa.mask_input), None without
+        self.mask_head = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(in_ch, ngf, 3), nn.ReLU(True),
+                                       nn.ReflectionPad2d(1), nn.Conv2d(ngf, 1, 3)) if mask_input else None
         init_weights(self, init_gain)
         nn.init.xavier_normal_(self.domain_embedding.weight, gain=init_gain)
+        if self.mask_head is not None:
+            nn.init.zeros_(self.mask_head[-1].weight)
+            nn.init.zeros_(self.mask_head[-1].bias)
 
     def feature_channels(self, layers) -> list[int]:
         return self._feature_channels(layers)
@@ -133,10 +144,12 @@ class SantaGenerator(nn.Module):
         """The decoder at domain variable d (B,); with ``with_path`` also the features SANTA's path loss compares:
         the first decoder block, each upsampling conv and the output conv (before tanh). ``skips``: the maps
         ``encode_latent`` collected (required when the G has skip connections); ``source``: the encoded images
-        (required when G is masked, unless ``raw``); ``raw``: return the output conv's logits, not the image."""
+        (required when G is masked, unless ``raw``, and with a mask head unless ``raw`` and ``with_path``, whose
+        features do not need it); ``raw``: return the output conv's logits (and the mask head's term), not the
+        image."""
         if self.skip != "none" and skips is None:
             raise ValueError(f"this G has {self.skip} skip connections: pass the skips encode_latent collected")
-        if self.mask and source is None and not raw:
+        if self.mask and source is None and not (raw and (self.mask_head is None or with_path)):
             raise ValueError("this G is masked (model.g_mask): pass the encoded images as source")
         s = self.style(d)
         path = []
@@ -153,6 +166,8 @@ class SantaGenerator(nn.Module):
                 h = torch.cat([h, skips[self.skip_from[i]]], dim=1)
         logits = self.out(h)
         path.append(logits)
+        if self.mask_head is not None and source is not None:  # d-independent: the path features leave it out
+            logits = torch.cat([logits[:, :-1], logits[:, -1:] + self.mask_head(source)], dim=1)
         if raw:
             y = logits
         else:
@@ -166,7 +181,7 @@ class SantaGenerator(nn.Module):
         skips: dict = {}
         h = self.encode_latent(x, skips)
         return torch.sigmoid(self.decode(h, torch.ones(x.shape[0], device=x.device), skips=skips or None,
-                                         raw=True)[:, -1:])
+                                         source=x, raw=True)[:, -1:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate to domain B (d = 1)."""

@@ -74,7 +74,7 @@ def _check_one_models_options(cfg: Config) -> None:
             raise ConfigError(f"{given}: no effect with model.name=santa (SANTA has no PatchNCE and its own "
                               f"generator); set {'it' if len(unused) == 1 else 'them'} back ({fixes}) or use "
                               "model.name=cut")
-        for name in ("l1_on", "lambda_mask", "lambda_mask_edge"):
+        for name in ("l1_on", "lambda_mask", "lambda_mask_edge", "mask_input"):
             if getattr(m.santa, name) != getattr(SantaConfig, name) and not m.g_mask:
                 raise ConfigError(f"model.santa.{name}={_as_set(getattr(m.santa, name))}: no effect without a "
                                   f"masked G; add --set model.g_mask=true, or leave model.santa.{name} at "

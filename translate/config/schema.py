@@ -93,6 +93,9 @@ class SantaConfig:
     # with a masked G: weight of the masks' edge-aware smoothness, so the mask changes only across the input's
     # edges and its border sits on the object's (models/losses/mask.py; 0 = off)
     lambda_mask_edge: float = 0.0
+    # with a masked G: the mask's logit also reads the input image at full resolution through a small conv head
+    # (zero-initialised), so the mask's border can follow the input's edges rather than the trunk's blob
+    mask_input: bool = False
 
 
 @dataclass
