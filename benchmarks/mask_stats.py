@@ -9,7 +9,9 @@ m > 0.5. A mask shut everywhere means the output is the input; one open over the
 is repainted. The *halo* figures read the ring of background pixels next to the object (within ``--ring`` px,
 default 1): the mean mask there, and the share of those pixels the output's silhouette claims (they differ from
 the bare background by more than translate/metrics/shape.py's threshold, so they cost ``shape_iou``); the
-untranslated input and the ground truth give that share's floor on the same scenes. docs/experiments/quality.md
+untranslated input and the ground truth give that share's floor on the same scenes. ``lost`` is the share of
+the objects' pixels the silhouette misses (legs or outlines gone back to the background; the input's share
+beside it). docs/experiments/quality.md
 ("A fourth round", "A fifth round") quotes these figures.
 """
 from __future__ import annotations
@@ -41,9 +43,9 @@ def ring(objects: torch.Tensor, width: int) -> torch.Tensor:
     return grown & ~objects
 
 
-def halo_share(images: torch.Tensor, background: torch.Tensor, halo: torch.Tensor) -> float:
-    """Share of the halo's pixels that ``images`` claim for the silhouette (differ from the bare background)."""
-    return float(silhouette(images, background)[halo].float().mean())
+def halo_share(images: torch.Tensor, background: torch.Tensor, where: torch.Tensor) -> float:
+    """Share of the pixels ``where`` that ``images`` claim for the silhouette (differ from the bare background)."""
+    return float(silhouette(images, background)[where].float().mean())
 
 
 def stats(ckpt: str, n: int, width: int = 1) -> dict:
@@ -62,7 +64,8 @@ def stats(ckpt: str, n: int, width: int = 1) -> dict:
     return {"object": float(m[objects].mean()), "background": float(m[~objects].mean()),
             "open_bg": float((m[~objects] > 0.5).float().mean()), "images": len(x),
             "halo_m": float(m[halo].mean()), "halo": halo_share(y, ev.background, halo),
-            "halo_input": halo_share(x, ev.background, halo), "halo_gt": halo_share(ev.gt, ev.background, halo)}
+            "halo_input": halo_share(x, ev.background, halo), "halo_gt": halo_share(ev.gt, ev.background, halo),
+            "lost": 1 - halo_share(y, ev.background, objects), "lost_input": 1 - halo_share(x, ev.background, objects)}
 
 
 def main(argv=None) -> int:
@@ -72,13 +75,14 @@ def main(argv=None) -> int:
     p.add_argument("--ring", type=int, default=1, help="halo width in px around the objects (default 1)")
     args = p.parse_args(argv)
     print("| checkpoint | scenes | mean m, objects | mean m, background | background with m > 0.5 | mean m, halo "
-          "| halo repainted (input, ground truth) |")
-    print("|---|---|---|---|---|---|---|")
+          "| halo repainted (input, ground truth) | object lost (input) |")
+    print("|---|---|---|---|---|---|---|---|")
     try:
         for ckpt in args.ckpt:
             s = stats(ckpt, args.n, args.ring)
             print(f"| {ckpt} | {s['images']} | {s['object']:.3f} | {s['background']:.3f} | {s['open_bg']:.3f} "
-                  f"| {s['halo_m']:.3f} | {s['halo']:.3f} ({s['halo_input']:.3f}, {s['halo_gt']:.3f}) |")
+                  f"| {s['halo_m']:.3f} | {s['halo']:.3f} ({s['halo_input']:.3f}, {s['halo_gt']:.3f}) "
+                  f"| {s['lost']:.3f} ({s['lost_input']:.3f}) |")
     except TranslateError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
