@@ -11,8 +11,7 @@ default 1): the mean mask there, and the share of those pixels the output's silh
 the bare background by more than translate/metrics/shape.py's threshold, so they cost ``shape_iou``); the
 untranslated input and the ground truth give that share's floor on the same scenes. ``lost`` is the share of
 the objects' pixels the silhouette misses (legs or outlines gone back to the background; the input's share
-beside it). docs/experiments/quality.md
-("A fourth round", "A fifth round") quotes these figures.
+beside it). docs/experiments/quality.md ("A fourth round", "A fifth round") quotes these figures.
 """
 from __future__ import annotations
 
