@@ -11,7 +11,8 @@ default 1): the mean mask there, and the share of those pixels the output's silh
 the bare background by more than translate/metrics/shape.py's threshold, so they cost ``shape_iou``); the
 untranslated input and the ground truth give that share's floor on the same scenes. ``lost`` is the share of
 the objects' pixels the silhouette misses (legs or outlines gone back to the background; the input's share
-beside it). docs/experiments/quality.md ("A fourth round", "A fifth round") quotes these figures.
+beside it); ``claimed`` counts, per scene, the background pixels the silhouette takes, and how many of them lie
+in the ring. docs/experiments/quality.md ("A fourth round", "A fifth round") quotes these figures.
 """
 from __future__ import annotations
 
@@ -64,7 +65,10 @@ def stats(ckpt: str, n: int, width: int = 1) -> dict:
             "open_bg": float((m[~objects] > 0.5).float().mean()), "images": len(x),
             "halo_m": float(m[halo].mean()), "halo": halo_share(y, ev.background, halo),
             "halo_input": halo_share(x, ev.background, halo), "halo_gt": halo_share(ev.gt, ev.background, halo),
-            "lost": 1 - halo_share(y, ev.background, objects), "lost_input": 1 - halo_share(x, ev.background, objects)}
+            "lost": 1 - halo_share(y, ev.background, objects), "lost_input": 1 - halo_share(x, ev.background, objects),
+            "claimed": float((silhouette(y, ev.background) & ~objects).sum()) / len(x),
+            "claimed_ring": float((silhouette(y, ev.background) & halo).sum()) / len(x),
+            "object_px": float(objects.sum()) / len(x)}
 
 
 def main(argv=None) -> int:
@@ -74,14 +78,16 @@ def main(argv=None) -> int:
     p.add_argument("--ring", type=int, default=1, help="halo width in px around the objects (default 1)")
     args = p.parse_args(argv)
     print("| checkpoint | scenes | mean m, objects | mean m, background | background with m > 0.5 | mean m, halo "
-          "| halo repainted (input, ground truth) | object lost (input) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| halo repainted (input, ground truth) | object lost (input) "
+          "| background px claimed per scene (in the ring) | object px per scene |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     try:
         for ckpt in args.ckpt:
             s = stats(ckpt, args.n, args.ring)
             print(f"| {ckpt} | {s['images']} | {s['object']:.3f} | {s['background']:.3f} | {s['open_bg']:.3f} "
                   f"| {s['halo_m']:.3f} | {s['halo']:.3f} ({s['halo_input']:.3f}, {s['halo_gt']:.3f}) "
-                  f"| {s['lost']:.3f} ({s['lost_input']:.3f}) |")
+                  f"| {s['lost']:.3f} ({s['lost_input']:.3f}) | {s['claimed']:.1f} ({s['claimed_ring']:.1f}) "
+                  f"| {s['object_px']:.1f} |")
     except TranslateError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
