@@ -7,7 +7,9 @@ edge-aware smoothness of monocular depth estimation (Godard, Mac Aodha, Brostow,
   mean over neighbouring pixel pairs of |m_i - m_j| · exp(-EDGE_SHARPNESS · |x_i - x_j|)
 
 (|x_i - x_j| the mean over colour channels, x in [-1, 1]). A step of the mask inside a flat region costs nearly
-its full size; across an edge of the input it costs almost nothing, so the mask's border moves onto the object's.
+its full size; across an edge of the input it costs almost nothing, so the mask's border should move onto the
+object's. On the demo task it did not (docs/experiments/quality.md, "A fifth round"): at every weight tried the
+mask evened out over the sky and grass instead, and shape and background got worse.
 """
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ latent noise and the KL term act on h alone; ``encode_latent`` fills a dict with
 ``decode`` then needs that image as ``source``. With ``mask_input`` (model.santa.mask_input) the mask's logit
 also gets a term read off that image at full resolution by a small conv head (two 3x3 convs, the last one
 zero-initialised, so training starts from the plain masked G): the decoder's mask is a blob at the trunk's
-resolution, the head lets its border follow the input's edges.
+resolution, the head could let its border follow the input's edges (on the demo task it did not help:
+docs/experiments/quality.md, "A fifth round").
 """
 from __future__ import annotations
 

@@ -90,11 +90,11 @@ class SantaConfig:
     # idt on the output (B images need no change, so the mask learns to shut where nothing must change)
     l1_on: SantaL1On = "content"
     lambda_mask: float = 0.0  # with a masked G: weight of mean(m) over the translations' masks (0 = off)
-    # with a masked G: weight of the masks' edge-aware smoothness, so the mask changes only across the input's
-    # edges and its border sits on the object's (models/losses/mask.py; 0 = off)
+    # with a masked G: weight of the masks' edge-aware smoothness, meant to keep the mask's changes to the input's
+    # edges (models/losses/mask.py; 0 = off; on the demo task worse at 1, 5 and 20)
     lambda_mask_edge: float = 0.0
     # with a masked G: the mask's logit also reads the input image at full resolution through a small conv head
-    # (zero-initialised), so the mask's border can follow the input's edges rather than the trunk's blob
+    # (zero-initialised), meant to let the mask's border follow the input's edges (on the demo task: worse)
     mask_input: bool = False
 
 
