@@ -16,7 +16,8 @@ decoder's features φ_l should change little along d, so the translation is the 
 With a masked G (model.g_mask) each decode blends its content with the image it encoded by a mask m; the rec and
 idt terms compare the content, the blended output, or both (model.santa.l1_on), and λ_mask·mean(m) over the
 translations' masks (model.santa.lambda_mask) keeps the mask shut where nothing needs to change; with
-model.santa.lambda_mask_edge the mask may change only across the input's edges (models/losses/mask.py).
+model.santa.lambda_mask_edge the mask may change only across the input's edges (models/losses/mask.py); with
+model.santa.mask_late_step the price becomes model.santa.lambda_mask_late from that step of the run on.
 
 The model is a CUTModel (D, its phase and every D option are shared) whose shared forward and content terms are
 SANTA's: ``nce_losses`` returns the terms above but GAN, so the CoopInit stage (models/coop.py), which teaches G
@@ -42,7 +43,7 @@ class SantaModel(CUTModel):
     def __init__(self, G: SantaGenerator, D, *, lambda_rec: float = 5.0, lambda_idt: float = 5.0,
                  lambda_kl: float = 0.01, lambda_path: float = 0.01, noise_std: float = 1.0,
                  path_interval: tuple[float, float] = (0.05, 0.10), l1_on: str = "content", lambda_mask: float = 0.0,
-                 lambda_mask_edge: float = 0.0, **cut_kw):
+                 lambda_mask_edge: float = 0.0, lambda_mask_late: float = 0.0, mask_late_step: int = 0, **cut_kw):
         super().__init__(G, D, PatchSampler([]), nce_layers=[], lambda_nce=0.0, nce_idt=False, **cut_kw)
         self.lambda_rec, self.lambda_idt = lambda_rec, lambda_idt  # L1 weights of reconstruction and identity
         self.lambda_kl, self.lambda_path = lambda_kl, lambda_path  # latent prior and path-length weights
@@ -50,6 +51,8 @@ class SantaModel(CUTModel):
         self.path_interval = path_interval  # range of the half-gap δ between the two compared d's
         self.lambda_mask = lambda_mask  # with a masked G: weight of the translations' mean mask
         self.lambda_mask_edge = lambda_mask_edge  # with a masked G: weight of the masks' edge-aware smoothness
+        # from the run's step mask_late_step on (0: never), the mask's price is lambda_mask_late
+        self.lambda_mask_late, self.mask_late_step = lambda_mask_late, mask_late_step
         self.l1_on = l1_on  # with a masked G: rec and idt compare the content (before the blend), the output or both
 
     def forward(self, batch: dict) -> StepOutputs:
@@ -81,6 +84,11 @@ class SantaModel(CUTModel):
         return StepOutputs(real_a=real_a, real_b=real_b, fake_b=blended[1], idt_b=l1_images[-1][2],
                            extra={"rec_a": l1_images[-1][0], "l1_images": l1_images, "mask_b": m[n:2 * n], **extra})
 
+    def mask_price(self) -> float:
+        """λ_mask at the run's step (``set_step``): lambda_mask, then lambda_mask_late from mask_late_step on."""
+        late = 0 < self.mask_late_step <= self.step
+        return self.lambda_mask_late if late else self.lambda_mask
+
     def path_loss(self, latent_a: Tensor, skips_a: dict | None = None) -> Tensor:
         """Mean over the path features of the squared finite-difference derivative along d."""
         n, device = latent_a.shape[0], latent_a.device
@@ -106,8 +114,9 @@ class SantaModel(CUTModel):
             losses["G/idt"] = self.lambda_idt * sum(Fn.l1_loss(idt_b, out.real_b) for _, _, idt_b in images)
         if self.lambda_kl > 0:
             losses["G/kl"] = self.lambda_kl * out.extra["mu"].square().mean()
-        if self.lambda_mask > 0 and "mask_b" in out.extra:
-            losses["G/mask"] = self.lambda_mask * out.extra["mask_b"].mean()
+        lambda_mask = self.mask_price()
+        if lambda_mask > 0 and "mask_b" in out.extra:
+            losses["G/mask"] = lambda_mask * out.extra["mask_b"].mean()
         if self.lambda_mask_edge > 0 and "mask_b" in out.extra:
             losses["G/mask_edge"] = self.lambda_mask_edge * edge_aware_smoothness(out.extra["mask_b"], out.real_a)
         if self.lambda_path > 0:
@@ -132,5 +141,6 @@ def build_santa(m, D, d_augment) -> SantaModel:
     return SantaModel(build_santa_generator(m), D, lambda_rec=s.lambda_rec, lambda_idt=s.lambda_idt,
                       lambda_kl=s.lambda_kl, lambda_path=s.lambda_path, noise_std=s.noise_std,
                       path_interval=(s.path_interval_min, s.path_interval_max), l1_on=s.l1_on,
-                      lambda_mask=s.lambda_mask, lambda_mask_edge=s.lambda_mask_edge, lambda_gan=m.lambda_gan,
+                      lambda_mask=s.lambda_mask, lambda_mask_edge=s.lambda_mask_edge,
+                      lambda_mask_late=s.lambda_mask_late, mask_late_step=s.mask_late_step, lambda_gan=m.lambda_gan,
                       gan_mode=m.gan_mode, d_augment=d_augment, lambda_r1=m.lambda_r1, r1_every=m.r1_every)

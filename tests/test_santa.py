@@ -380,3 +380,19 @@ def test_mask_head_reads_the_input_into_the_masks_logit():
         load_config("smoke", [*SANTA, "model.santa.mask_input=true"])
     with pytest.raises(ValueError, match="needs mask=True"):
         SantaGenerator(ngf=8, n_blocks=2, mask_input=True)
+
+
+def test_late_mask_price_takes_over_at_its_step():
+    """model.santa.mask_late_step / lambda_mask_late: G/mask is lambda_mask·mean(m) before the step and
+    lambda_mask_late·mean(m) from it on (the step the trainer tells set_step); the two go together."""
+    model = _santa("model.g_mask=true", "model.n_downsampling=1", "model.santa.lambda_mask=0.1",
+                   "model.santa.mask_late_step=500", "model.santa.lambda_mask_late=0.3")
+    out = model(_batch())
+    mean_m = out.extra["mask_b"].mean().item()
+    for step, weight in ((0, 0.1), (499, 0.1), (500, 0.3), (1499, 0.3)):
+        model.set_step(step)
+        assert model.nce_losses(out)["G/mask"].item() == pytest.approx(weight * mean_m)
+    with pytest.raises(ConfigError, match="set both"):
+        load_config("smoke", [*SANTA, "model.g_mask=true", "model.santa.mask_late_step=500"])
+    with pytest.raises(ConfigError, match="model.santa.mask_late_step=500: no effect without a masked G"):
+        load_config("smoke", [*SANTA, "model.santa.mask_late_step=500", "model.santa.lambda_mask_late=0.3"])

@@ -74,7 +74,7 @@ def _check_one_models_options(cfg: Config) -> None:
             raise ConfigError(f"{given}: no effect with model.name=santa (SANTA has no PatchNCE and its own "
                               f"generator); set {'it' if len(unused) == 1 else 'them'} back ({fixes}) or use "
                               "model.name=cut")
-        for name in ("l1_on", "lambda_mask", "lambda_mask_edge", "mask_input"):
+        for name in ("l1_on", "lambda_mask", "lambda_mask_edge", "mask_input", "mask_late_step", "lambda_mask_late"):
             if getattr(m.santa, name) != getattr(SantaConfig, name) and not m.g_mask:
                 raise ConfigError(f"model.santa.{name}={_as_set(getattr(m.santa, name))}: no effect without a "
                                   f"masked G; add --set model.g_mask=true, or leave model.santa.{name} at "
@@ -157,9 +157,12 @@ def _validate_levers(cfg: Config) -> None:
 def _validate_santa(cfg: Config) -> None:
     s = cfg.model.santa
     for name in ("lambda_rec", "lambda_idt", "lambda_kl", "lambda_path", "noise_std", "lambda_mask",
-                 "lambda_mask_edge"):
+                 "lambda_mask_edge", "lambda_mask_late", "mask_late_step"):
         if getattr(s, name) < 0:
             raise ConfigError(f"model.santa.{name}: expected zero (off) or more, got {getattr(s, name)!r}")
+    if (s.mask_late_step > 0) != (s.lambda_mask_late > 0):
+        raise ConfigError(f"model.santa.mask_late_step={s.mask_late_step} and model.santa.lambda_mask_late="
+                          f"{s.lambda_mask_late}: set both (the step and the price from then on) or neither")
     if s.style_dim < 1:
         raise ConfigError(f"model.santa.style_dim: expected a positive integer, got {s.style_dim!r}")
     if not 0 <= s.path_interval_min <= s.path_interval_max <= 1:

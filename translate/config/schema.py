@@ -96,6 +96,10 @@ class SantaConfig:
     # with a masked G: the mask's logit also reads the input image at full resolution through a small conv head
     # (zero-initialised), meant to let the mask's border follow the input's edges (on the demo task: worse)
     mask_input: bool = False
+    # with a masked G: from this step of the run on (0 = never), the mask's price is lambda_mask_late instead of
+    # lambda_mask (a low price while the translation forms, a higher one once it has)
+    mask_late_step: int = 0
+    lambda_mask_late: float = 0.0  # the mask's price from mask_late_step on
 
 
 @dataclass
