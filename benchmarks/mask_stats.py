@@ -45,7 +45,12 @@ def ring(objects: torch.Tensor, width: int) -> torch.Tensor:
 
 def halo_share(images: torch.Tensor, background: torch.Tensor, where: torch.Tensor) -> float:
     """Share of the pixels ``where`` that ``images`` claim for the silhouette (differ from the bare background)."""
-    return float(silhouette(images, background)[where].float().mean())
+    return share(silhouette(images, background), where)
+
+
+def share(claimed: torch.Tensor, where: torch.Tensor) -> float:
+    """Share of the pixels ``where`` that are set in the bool map ``claimed``."""
+    return float(claimed[where].float().mean())
 
 
 def stats(ckpt: str, n: int, width: int = 1) -> dict:
@@ -61,13 +66,13 @@ def stats(ckpt: str, n: int, width: int = 1) -> dict:
     with torch.no_grad():
         y = G(x)
     halo = ring(objects, width)
+    sil_y, sil_x = silhouette(y, ev.background), silhouette(x, ev.background)  # each computed once
     return {"object": float(m[objects].mean()), "background": float(m[~objects].mean()),
             "open_bg": float((m[~objects] > 0.5).float().mean()), "images": len(x),
-            "halo_m": float(m[halo].mean()), "halo": halo_share(y, ev.background, halo),
-            "halo_input": halo_share(x, ev.background, halo), "halo_gt": halo_share(ev.gt, ev.background, halo),
-            "lost": 1 - halo_share(y, ev.background, objects), "lost_input": 1 - halo_share(x, ev.background, objects),
-            "claimed": float((silhouette(y, ev.background) & ~objects).sum()) / len(x),
-            "claimed_ring": float((silhouette(y, ev.background) & halo).sum()) / len(x),
+            "halo_m": float(m[halo].mean()), "halo": share(sil_y, halo),
+            "halo_input": share(sil_x, halo), "halo_gt": halo_share(ev.gt, ev.background, halo),
+            "lost": 1 - share(sil_y, objects), "lost_input": 1 - share(sil_x, objects),
+            "claimed": float((sil_y & ~objects).sum()) / len(x), "claimed_ring": float((sil_y & halo).sum()) / len(x),
             "object_px": float(objects.sum()) / len(x)}
 
 

@@ -314,7 +314,7 @@ def test_mask_weight_charges_the_translations_mean_mask():
         load_config("smoke", [*SANTA, "model.santa.lambda_mask=0.5"])
 
 
-def test_edge_aware_mask_smoothness_puts_the_masks_border_on_the_objects():
+def test_edge_aware_mask_smoothness_charges_mask_steps_away_from_the_inputs_edges():
     """models/losses/mask.py: a mask whose border is the object's costs almost nothing; the same mask a pixel
     wider (a halo over flat background) or one with a hole inside a flat region costs its steps in full."""
     x = -torch.ones(1, 3, 16, 16)
