@@ -25,6 +25,7 @@ same resolution, either added to the decoder's activation or concatenated with i
 One for clean backgrounds, off by default: ``mask`` (model.g_mask) gives the output conv one more channel, a
 mask m = sigmoid(logit), and G returns m·tanh(content) + (1 - m)·x, so what G leaves unmasked is the input
 itself (attention-guided translation: Mejjati et al., NeurIPS 2018; Tang et al., AttentionGAN, TNNLS 2021).
+With ``mask_guide`` (model.g_mask_guide) m is guided-filtered with the input as guide (guided_filter.py).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ import torch
 from torch import nn
 
 from translate.models.networks.blur import Downsample, Upsample
+from translate.models.networks.guided_filter import guided_filter
 from translate.models.networks.init import init_weights
 from translate.models.networks.norm import InstanceNorm
 
@@ -92,15 +94,21 @@ def _up_stage(c_in: int, c_out: int, antialias: bool) -> nn.Module:
 SKIPS = ("none", "add", "concat")  # model.g_skip: encoder -> decoder connections
 
 
-def content_and_mask(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(tanh(content), m) from a masked G's output logits (B, C + 1, H, W): C content channels, then the mask's."""
-    return torch.tanh(logits[:, :-1]), torch.sigmoid(logits[:, -1:])
+def content_and_mask(logits: torch.Tensor, x: torch.Tensor | None = None,
+                     guide: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tanh(content), m) from a masked G's output logits (B, C + 1, H, W): C content channels, then the mask's.
+    With ``guide`` > 0 (model.g_mask_guide) m is guided-filtered with radius ``guide`` px, the input ``x`` as guide,
+    and clipped to [0, 1]."""
+    content, m = torch.tanh(logits[:, :-1]), torch.sigmoid(logits[:, -1:])
+    if guide:
+        m = guided_filter(x, m, guide).clamp(0.0, 1.0)
+    return content, m
 
 
-def masked_output(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """m·tanh(content) + (1 - m)·x from a masked G's output logits (``content_and_mask``): where m is 0 the output
-    is the input x (B, C, H, W) exactly."""
-    content, m = content_and_mask(logits)
+def masked_output(logits: torch.Tensor, x: torch.Tensor, guide: int = 0) -> torch.Tensor:
+    """m·tanh(content) + (1 - m)·x from a masked G's output logits (``content_and_mask``, ``guide`` as there):
+    where m is 0 the output is the input x (B, C, H, W) exactly."""
+    content, m = content_and_mask(logits, x, guide)
     return m * content + (1.0 - m) * x
 
 
@@ -125,6 +133,7 @@ class ResnetGenerator(nn.Module):
         n_downsampling: int = 2,  # stride-2 stages before the trunk: 2 (reference) or 1 (trunk at half size)
         skip: str = "none",  # encoder -> decoder connections: none, add or concat (U-Net style)
         mask: bool = False,  # blend with the input by a predicted mask: m·G(x) + (1 - m)·x (needs in_ch == out_ch)
+        mask_guide: int = 0,  # with mask: guided-filter radius (px) that snaps m to the input's edges; 0 = off
     ) -> None:
         super().__init__()
         if n_blocks < 0:
@@ -136,7 +145,9 @@ class ResnetGenerator(nn.Module):
         if mask and in_ch != out_ch:
             raise ValueError(f"a masked G blends its output with its input: in_ch {in_ch} must equal out_ch {out_ch}")
         self.in_ch, self.ngf, self.n_blocks = in_ch, ngf, n_blocks
-        self.n_downsampling, self.skip, self.mask = n_downsampling, skip, mask
+        if mask_guide and not mask:
+            raise ValueError("mask_guide filters the mask: it needs mask=True")
+        self.n_downsampling, self.skip, self.mask, self.mask_guide = n_downsampling, skip, mask, mask_guide
         self.multiple = 2**n_downsampling
         trunk = ngf * 2**n_downsampling
         # Names of the encoder steps double as roles; only those in `roles` are exposed.
@@ -209,7 +220,7 @@ class ResnetGenerator(nn.Module):
             raise ValueError("this G has no mask (model.g_mask is false)")
         skips: dict[str, torch.Tensor] | None = None if self.skip == "none" else {}
         h, _ = self._run_encoder(x, (), stop_early=False, skips=skips)
-        return torch.sigmoid(self._decode(h, skips)[:, -1:])
+        return content_and_mask(self._decode(h, skips), x, self.mask_guide)[1]
 
     def encode(self, x: torch.Tensor, layers: Sequence[str]) -> list[torch.Tensor]:
         """Features at ``layers`` (in the order given), running only as deep as needed."""
@@ -229,5 +240,5 @@ class ResnetGenerator(nn.Module):
         h, feats = self._run_encoder(x, layers or (), stop_early=False, skips=skips)
         y = self._decode(h, skips)
         if self.mask:
-            y = masked_output(y, x)
+            y = masked_output(y, x, self.mask_guide)
         return y if layers is None else (y, feats)

@@ -39,6 +39,7 @@ def _get(cfg: Config, dotted: str) -> Any:
 SIZE_BOUNDS = {
     "model.ngf": 1024, "model.ndf": 1024, "model.n_blocks": 64, "model.n_layers_d": 8,
     "model.num_patches": 16384, "model.netf_nc": 8192, "model.d_scales": 4, "model.santa.style_dim": 1024,
+    "model.g_mask_guide": 256,
     "data.load_size": 8192, "data.crop_size": 8192, "data.batch_size": 4096,
     "data.synthetic.size": 1024, "data.synthetic.n_train": 100_000, "data.synthetic.n_test": 100_000,
     "data.synthetic.n_modes": 64, "train.n_samples": 256, "coop.langevin_steps": 10_000,
@@ -137,7 +138,7 @@ def _validate_levers(cfg: Config) -> None:
     m = cfg.model
     if m.d_scales < 1 or m.r1_every < 1:
         raise ConfigError(f"model.d_scales and model.r1_every: expected 1 or more, got {m.d_scales} and {m.r1_every}")
-    for name in ("lambda_r1", "nce_hard_neg_beta"):
+    for name in ("lambda_r1", "nce_hard_neg_beta", "g_mask_guide"):
         if getattr(m, name) < 0:
             raise ConfigError(f"model.{name}: expected zero (off) or more, got {getattr(m, name)!r}")
     # A PatchGAN of n strided layers needs 3·2^n pixels; the coarsest scale sees crop_size halved d_scales-1 times.
@@ -148,6 +149,9 @@ def _validate_levers(cfg: Config) -> None:
     if m.patch_select == "qs" and not any(name.startswith("block") for name in m.nce_layers):
         raise ConfigError("model.patch_select=qs selects patches on the trunk's NCE layers (block1..blockN), and "
                           "model.nce_layers names none; add one, e.g. block1")
+    if m.g_mask_guide and not m.g_mask:
+        raise ConfigError(f"model.g_mask_guide={m.g_mask_guide}: it filters a masked G's mask; add --set "
+                          "model.g_mask=true, or leave model.g_mask_guide at 0")
     _validate_santa(cfg)
     if m.d_spectral_norm and cfg.coop.enabled and cfg.coop.switch == "calibrate":
         raise ConfigError("model.d_spectral_norm: coop.switch=calibrate rescales D's last conv, which spectral "

@@ -128,6 +128,7 @@ class ModelConfig:
     n_downsampling: int = 2  # stride-2 stages of G (CUT's, SANTA's): 2 or 1 (trunk at half size; no down2 NCE layer)
     g_skip: GSkip = "none"  # U-Net-style encoder->decoder connections in G (CUT's, SANTA's): none, add, concat
     g_mask: bool = False  # G predicts a mask m and returns m·G(x) + (1 - m)·x: unmasked pixels stay the input's
+    g_mask_guide: int = 0  # with g_mask: guided-filter radius (px) that moves m's border onto the input's edges
     d_scales: int = 1  # PatchGANs at 1, 1/2, 1/4 ... resolution, GAN losses averaged (pix2pixHD); 1 = CUT's D
     d_spectral_norm: bool = False  # spectral normalisation of D's conv weights
     lambda_r1: float = 0.0  # γ of the R1 penalty γ/2·‖∇D(real)‖² (D = mean patch score); 0 = off

@@ -1,0 +1,57 @@
+"""The guided filter (He, Sun, Tang, ECCV 2010; TPAMI 2013): a map filtered so that its edges follow an image's.
+
+Within each (2r+1)² window the output is an affine function of the guide's colour, q = a·I + b, fitted to the
+input map p by least squares (ridge ε on a); each pixel averages the fits of the windows that cover it. Where
+the guide is flat q is p's local mean, and across the guide's edges q can step as sharply as the guide does.
+
+A masked G (model.g_mask) predicts a smooth blob, a pixel or two wider than the objects it translates
+(docs/experiments/quality.md, "A sixth round"); ``model.g_mask_guide`` filters that mask with the input image as
+guide, so the mask's border moves onto the objects' outlines (the deep guided filter of Wu et al., CVPR 2018,
+does this to a network's low-resolution output). It has no parameters and is differentiable, so G trains with
+it. The colour guide's 3×3 covariance is inverted in closed form (no ``linalg.solve``: the filter exports to
+ONNX) and in float32 whatever the autocast dtype.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as Fn
+
+EPS = 1e-4  # ridge on a, in [0, 1] intensity²: edges whose contrast is well above 0.01 are followed
+
+
+def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean of ``x`` (B, C, H, W) over each (2r+1)² window, clipped at the border (He et al.'s box filter)."""
+    return Fn.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+
+
+def guided_filter(guide: torch.Tensor, p: torch.Tensor, radius: int, eps: float = EPS) -> torch.Tensor:
+    """``p`` (B, 1, H, W) filtered with the colour image ``guide`` (B, 3, H, W) in [-1, 1] as guide; same dtype
+    as ``p``. ``radius`` 0 returns ``p`` itself."""
+    if radius == 0:
+        return p
+    if radius < 0:
+        raise ValueError(f"guided filter radius must be 0 or more, got {radius}")
+    if guide.shape[1] != 3 or p.shape[1] != 1:
+        raise ValueError(f"expected a (B, 3, H, W) guide and a (B, 1, H, W) map, got {tuple(guide.shape)} "
+                         f"and {tuple(p.shape)}")
+    I, q = (guide.float() + 1.0) / 2.0, p.float()
+    mean_i, mean_p = box_mean(I, radius), box_mean(q, radius)
+    cov_ip = box_mean(I * q, radius) - mean_i * mean_p  # (B, 3, H, W)
+    r, g, b = I.unbind(1)
+    mr, mg, mb = mean_i.unbind(1)
+
+    def var(x, y, mx, my):
+        return box_mean((x * y)[:, None], radius)[:, 0] - mx * my
+
+    s_rr, s_rg, s_rb = var(r, r, mr, mr) + eps, var(r, g, mr, mg), var(r, b, mr, mb)
+    s_gg, s_gb, s_bb = var(g, g, mg, mg) + eps, var(g, b, mg, mb), var(b, b, mb, mb) + eps
+    # the symmetric covariance's inverse by cofactors: inv = [[A, B, C], [B, D, E], [C, E, F]] / det
+    A, B, C = s_gg * s_bb - s_gb * s_gb, s_rb * s_gb - s_rg * s_bb, s_rg * s_gb - s_rb * s_gg
+    D, E, F = s_rr * s_bb - s_rb * s_rb, s_rg * s_rb - s_rr * s_gb, s_rr * s_gg - s_rg * s_rg
+    det = s_rr * A + s_rg * B + s_rb * C
+    c_r, c_g, c_b = cov_ip.unbind(1)
+    a = torch.stack([A * c_r + B * c_g + C * c_b, B * c_r + D * c_g + E * c_b, C * c_r + E * c_g + F * c_b],
+                    dim=1) / det[:, None]
+    offset = mean_p - (a * mean_i).sum(1, keepdim=True)
+    out = (box_mean(a, radius) * I).sum(1, keepdim=True) + box_mean(offset, radius)
+    return out.to(p.dtype)
