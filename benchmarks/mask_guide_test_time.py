@@ -1,0 +1,78 @@
+"""A masked G's figures with its mask guided-filtered at test time only (model.g_mask_guide), radius by radius.
+
+    python benchmarks/mask_guide_test_time.py runs/edge/sd_late750_s?/ckpt/latest.pt --radius 0 6
+
+Each checkpoint of a masked-G run on the synthetic demo task (``demo`` for the bundled model) translates the
+first ``--n`` testA scenes with its mask filtered at each radius (0: as trained; a checkpoint trained with
+model.g_mask_guide is filtered at the radius given here instead of its own), and prints shape_iou, gt_bg_l1,
+gt_l1, mode_accuracy and the share of inputs left untranslated. It answers whether the filter helps a G that
+never saw it; docs/experiments/quality.md ("A sixth round") quotes it beside the runs trained with it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+from translate.datasets.synthetic import ensure_synthetic
+from translate.errors import TranslateError
+from translate.metrics.evaluate import Evaluator
+from translate.runfolder.bundled import resolve_checkpoint
+from translate.runfolder.translator import load_translator
+
+FIGURES = ("shape_iou", "gt_bg_l1", "gt_l1", "mode_accuracy", "source_share")
+
+
+@contextmanager
+def guide_radius(G: torch.nn.Module, radius: int) -> Iterator[torch.nn.Module]:
+    """G with its mask filtered at ``radius`` px for the ``with`` block; its own radius is restored after."""
+    if not getattr(G, "mask", False):
+        raise TranslateError("this checkpoint's G has no mask (model.g_mask is false): there is no mask to filter")
+    if radius < 0:
+        raise TranslateError(f"--radius {radius}: expected 0 (no filter) or more px")
+    own = G.mask_guide
+    G.mask_guide = radius
+    try:
+        yield G
+    finally:
+        G.mask_guide = own
+
+
+def figures(ckpt: str, radii: list[int], n: int) -> list[dict]:
+    """One dict of FIGURES (and ``radius``) per radius, for the checkpoint ``ckpt``."""
+    translator = load_translator(resolve_checkpoint(ckpt))
+    cfg = translator.cfg
+    if cfg.dataset != "demo":
+        raise TranslateError(f"'{ckpt}': not a run on the synthetic demo task (its ground truth is needed)")
+    ev = Evaluator(ensure_synthetic(cfg.data.synthetic), metrics=("gt", "modes"), max_images=n)
+    rows = []
+    for radius in radii:
+        with guide_radius(translator.G, radius) as G:
+            scores, _ = ev.run(G)
+        rows.append({"radius": radius, **{k: scores[k] for k in FIGURES}})
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("ckpt", nargs="+", help="checkpoints (.pt, or demo) of masked-G runs on the demo task")
+    p.add_argument("--radius", type=int, nargs="+", default=[0, 6], help="filter radii in px (default 0 6)")
+    p.add_argument("--n", type=int, default=64, help="testA scenes to score (default 64, the ablation's)")
+    args = p.parse_args(argv)
+    print("| checkpoint | radius | " + " | ".join(FIGURES) + " |")
+    print("|---|---|" + "---|" * len(FIGURES))
+    try:
+        for ckpt in args.ckpt:
+            for row in figures(ckpt, args.radius, args.n):
+                print(f"| {ckpt} | {row['radius']} | " + " | ".join(f"{row[k]:.4f}" for k in FIGURES) + " |")
+    except TranslateError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
