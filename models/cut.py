@@ -208,7 +208,8 @@ def build_generator(m) -> ResnetGenerator:
     return ResnetGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
                            init_gain=m.init_gain, n_downsampling=getattr(m, "n_downsampling", 2),
                            skip=getattr(m, "g_skip", "none"), mask=getattr(m, "g_mask", False),
-                           mask_guide=getattr(m, "g_mask_guide", 0))
+                           mask_guide=getattr(m, "g_mask_guide", 0),
+                           mask_guide_train=getattr(m, "g_mask_guide_train", False))
 
 
 def build_discriminator(m) -> PatchDiscriminator | MultiScaleDiscriminator:

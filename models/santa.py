@@ -33,7 +33,7 @@ from torch import Tensor
 from translate.models.cut import CUTModel, StepOutputs
 from translate.models.losses.mask import edge_aware_smoothness
 from translate.models.networks import PatchSampler
-from translate.models.networks.generator import content_and_mask, masked_output
+from translate.models.networks.generator import blend_guide, content_and_mask, masked_output
 from translate.models.networks.santa_generator import SantaGenerator
 
 
@@ -73,10 +73,10 @@ class SantaModel(CUTModel):
                                extra={"rec_a": rec_a, **extra})
         sources = torch.cat([real_a, real_a, real_b])
         logits = self.G.decode(latents, d, skips=batched, source=sources, raw=True)
-        blended = masked_output(logits, sources, self.G.mask_guide).split(n)
+        blended = masked_output(logits, sources, blend_guide(self.G)).split(n)
         # Computed again rather than shared with the blend: sharing changes the gradients' rounding, and the runs of
         # docs/experiments/quality.md's fourth round (the bundled model among them) would no longer repeat exactly.
-        content, m = content_and_mask(logits, sources, self.G.mask_guide)
+        content, m = content_and_mask(logits, sources, blend_guide(self.G))
         content = content.split(n)
         # The images the rec and idt terms compare (model.santa.l1_on); fake_b is always the blended translation.
         l1_images = {"content": [content], "output": [blended], "both": [content, blended],
@@ -133,7 +133,8 @@ def build_santa_generator(m) -> SantaGenerator:
     return SantaGenerator(ngf=m.ngf, n_blocks=m.n_blocks, antialias=m.antialias, antialias_up=m.antialias_up,
                           init_gain=m.init_gain, style_dim=m.santa.style_dim, n_downsampling=m.n_downsampling,
                           skip=m.g_skip, mask=getattr(m, "g_mask", False), mask_input=m.santa.mask_input,
-                          mask_guide=getattr(m, "g_mask_guide", 0))
+                          mask_guide=getattr(m, "g_mask_guide", 0),
+                          mask_guide_train=getattr(m, "g_mask_guide_train", False))
 
 
 def build_santa(m, D, d_augment) -> SantaModel:

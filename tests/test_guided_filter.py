@@ -93,6 +93,30 @@ def test_a_guided_g_blends_by_the_filtered_mask(kind):
         make(ngf=8, n_blocks=2, mask_guide=3)
 
 
+@pytest.mark.parametrize("name", ["cut", "santa"])
+def test_the_filter_applies_when_g_translates_and_in_training_only_if_asked(name):
+    """model.g_mask_guide filters the mask in eval mode (apply, eval, samples, the demo); a training step blends
+    by the raw mask unless model.g_mask_guide_train, so the default trains exactly as without the option."""
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    batch = {"a": x, "b": torch.rand(2, 3, 32, 32) * 2 - 1}
+    base = ["model.g_mask=true", f"model.name={name}", "model.n_layers_d=2"]
+    fakes = {}
+    for extra in ([], ["model.g_mask_guide=3"], ["model.g_mask_guide=3", "model.g_mask_guide_train=true"]):
+        torch.manual_seed(0)
+        model = build_model(load_config("smoke", base + extra).model)
+        model.train()
+        torch.manual_seed(1)
+        fakes[len(extra)] = model(batch).fake_b.detach()
+        G = model.G
+        with torch.no_grad():
+            trained_mask = G.translation_mask(x)
+            G.eval()
+            translating_mask = G.translation_mask(x)
+        assert torch.equal(trained_mask, translating_mask) == (len(extra) != 1)
+    torch.testing.assert_close(fakes[0], fakes[1], rtol=0, atol=0)  # training unchanged by the test-time filter
+    assert not torch.allclose(fakes[0], fakes[2])
+
+
 def test_the_config_option_reaches_g_and_is_checked():
     cfg = load_config("smoke", ["model.g_mask=true", "model.g_mask_guide=4"])
     assert build_model(cfg.model).G.mask_guide == 4
@@ -100,7 +124,8 @@ def test_the_config_option_reaches_g_and_is_checked():
     assert build_model(santa.model).G.mask_guide == 4
     for overrides, message in [(["model.g_mask_guide=4"], "model.g_mask_guide=4: it filters a masked G's mask"),
                                (["model.g_mask=true", "model.g_mask_guide=-1"], "model.g_mask_guide: expected zero"),
-                               (["model.g_mask=true", "model.g_mask_guide=100000"], "beyond this version's bound")]:
+                               (["model.g_mask=true", "model.g_mask_guide=100000"], "beyond this version's bound"),
+                               (["model.g_mask=true", "model.g_mask_guide_train=true"], "no filter to train with")]:
         with pytest.raises(ConfigError, match=message):
             validate(load_config("smoke", overrides))
 
@@ -131,9 +156,10 @@ def test_test_time_script_filters_the_bundled_model_and_restores_its_radius(data
     assert (plain["radius"], guided["radius"]) == (0, 6)
     assert plain["shape_iou"] != guided["shape_iou"] and plain["gt_bg_l1"] != guided["gt_bg_l1"]
     G = load_translator(resolve_checkpoint("demo")).G
-    with script.guide_radius(G, 6):
-        assert G.mask_guide == 6
-    assert G.mask_guide == 0
+    own = G.mask_guide
+    with script.guide_radius(G, own + 2):
+        assert G.mask_guide == own + 2
+    assert G.mask_guide == own
     unmasked = ResnetGenerator(ngf=8, n_blocks=1)
     with pytest.raises(script.TranslateError, match="no mask"), script.guide_radius(unmasked, 3):
         pass

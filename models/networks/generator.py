@@ -25,7 +25,8 @@ same resolution, either added to the decoder's activation or concatenated with i
 One for clean backgrounds, off by default: ``mask`` (model.g_mask) gives the output conv one more channel, a
 mask m = sigmoid(logit), and G returns m·tanh(content) + (1 - m)·x, so what G leaves unmasked is the input
 itself (attention-guided translation: Mejjati et al., NeurIPS 2018; Tang et al., AttentionGAN, TNNLS 2021).
-With ``mask_guide`` (model.g_mask_guide) m is guided-filtered with the input as guide (guided_filter.py).
+With ``mask_guide`` (model.g_mask_guide) m is guided-filtered with the input as guide (guided_filter.py) when G
+translates (eval mode), and in training too with ``mask_guide_train`` (``blend_guide``).
 """
 from __future__ import annotations
 
@@ -112,6 +113,12 @@ def masked_output(logits: torch.Tensor, x: torch.Tensor, guide: int = 0) -> torc
     return m * content + (1.0 - m) * x
 
 
+def blend_guide(G: nn.Module) -> int:
+    """The guided-filter radius a masked G blends with now: its ``mask_guide`` when it translates (eval mode);
+    in training only with ``mask_guide_train`` (trained with the filter, G widens its mask: quality.md)."""
+    return G.mask_guide if G.mask_guide_train or not G.training else 0
+
+
 class ResnetGenerator(nn.Module):
     """Image translator G: (B, in_ch, H, W) in [-1, 1] -> (B, out_ch, H, W) in [-1, 1].
 
@@ -134,6 +141,7 @@ class ResnetGenerator(nn.Module):
         skip: str = "none",  # encoder -> decoder connections: none, add or concat (U-Net style)
         mask: bool = False,  # blend with the input by a predicted mask: m·G(x) + (1 - m)·x (needs in_ch == out_ch)
         mask_guide: int = 0,  # with mask: guided-filter radius (px) that snaps m to the input's edges; 0 = off
+        mask_guide_train: bool = False,  # filter the mask in training too, not only when translating
     ) -> None:
         super().__init__()
         if n_blocks < 0:
@@ -148,6 +156,7 @@ class ResnetGenerator(nn.Module):
         if mask_guide and not mask:
             raise ValueError("mask_guide filters the mask: it needs mask=True")
         self.n_downsampling, self.skip, self.mask, self.mask_guide = n_downsampling, skip, mask, mask_guide
+        self.mask_guide_train = mask_guide_train
         self.multiple = 2**n_downsampling
         trunk = ngf * 2**n_downsampling
         # Names of the encoder steps double as roles; only those in `roles` are exposed.
@@ -220,7 +229,7 @@ class ResnetGenerator(nn.Module):
             raise ValueError("this G has no mask (model.g_mask is false)")
         skips: dict[str, torch.Tensor] | None = None if self.skip == "none" else {}
         h, _ = self._run_encoder(x, (), stop_early=False, skips=skips)
-        return content_and_mask(self._decode(h, skips), x, self.mask_guide)[1]
+        return content_and_mask(self._decode(h, skips), x, blend_guide(self))[1]
 
     def encode(self, x: torch.Tensor, layers: Sequence[str]) -> list[torch.Tensor]:
         """Features at ``layers`` (in the order given), running only as deep as needed."""
@@ -240,5 +249,5 @@ class ResnetGenerator(nn.Module):
         h, feats = self._run_encoder(x, layers or (), stop_early=False, skips=skips)
         y = self._decode(h, skips)
         if self.mask:
-            y = masked_output(y, x, self.mask_guide)
+            y = masked_output(y, x, blend_guide(self))
         return y if layers is None else (y, feats)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from translate.models.networks.blur import Upsample
-from translate.models.networks.generator import ResnetGenerator, content_and_mask, masked_output
+from translate.models.networks.generator import ResnetGenerator, blend_guide, content_and_mask, masked_output
 from translate.models.networks.init import init_weights
 from translate.models.networks.norm import InstanceNorm
 
@@ -82,7 +82,7 @@ class SantaGenerator(nn.Module):
     def __init__(self, in_ch: int = 3, out_ch: int = 3, ngf: int = 64, n_blocks: int = 9, antialias: bool = True,
                  antialias_up: bool = True, init_gain: float = 0.02, style_dim: int = 8,
                  n_downsampling: int = 2, skip: str = "none", mask: bool = False, mask_input: bool = False,
-                 mask_guide: int = 0) -> None:
+                 mask_guide: int = 0, mask_guide_train: bool = False) -> None:
         super().__init__()
         # n_downsampling as CUT's G: 2 (the paper's) or 1, the trunk at half resolution (thin structures survive)
         trunk = ngf * 2**n_downsampling
@@ -94,7 +94,9 @@ class SantaGenerator(nn.Module):
         self.mask = mask  # decode blends its output with the encoded image by a predicted mask
         if mask_guide and not mask:
             raise ValueError("mask_guide filters the mask: it needs mask=True")
-        self.mask_guide = mask_guide  # guided-filter radius (px) of the mask, the encoded image as guide; 0 = off
+        # guided-filter radius (px) of the mask, the encoded image as guide (0 = off), in training too or only when
+        # translating (blend_guide)
+        self.mask_guide, self.mask_guide_train = mask_guide, mask_guide_train
         self._feature_channels = half.feature_channels
         self.blocks = nn.ModuleList(AdaINResnetBlock(trunk, style_dim) for _ in range(n_blocks - n_blocks // 2))
         wide = 2 if skip == "concat" else 1  # with concat, each later stage takes twice its usual channels
@@ -176,7 +178,7 @@ class SantaGenerator(nn.Module):
         if raw:
             y = logits
         else:
-            y = masked_output(logits, source, self.mask_guide) if self.mask else torch.tanh(logits)
+            y = masked_output(logits, source, blend_guide(self)) if self.mask else torch.tanh(logits)
         return (y, path) if with_path else y
 
     def translation_mask(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,7 +188,7 @@ class SantaGenerator(nn.Module):
         skips: dict = {}
         h = self.encode_latent(x, skips)
         logits = self.decode(h, torch.ones(x.shape[0], device=x.device), skips=skips or None, source=x, raw=True)
-        return content_and_mask(logits, x, self.mask_guide)[1]
+        return content_and_mask(logits, x, blend_guide(self))[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate to domain B (d = 1)."""

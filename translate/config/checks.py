@@ -152,6 +152,9 @@ def _validate_levers(cfg: Config) -> None:
     if m.g_mask_guide and not m.g_mask:
         raise ConfigError(f"model.g_mask_guide={m.g_mask_guide}: it filters a masked G's mask; add --set "
                           "model.g_mask=true, or leave model.g_mask_guide at 0")
+    if m.g_mask_guide_train and not m.g_mask_guide:
+        raise ConfigError("model.g_mask_guide_train: there is no filter to train with; set model.g_mask_guide to a "
+                          "radius in px, or leave model.g_mask_guide_train at false")
     _validate_santa(cfg)
     if m.d_spectral_norm and cfg.coop.enabled and cfg.coop.switch == "calibrate":
         raise ConfigError("model.d_spectral_norm: coop.switch=calibrate rescales D's last conv, which spectral "

@@ -129,6 +129,7 @@ class ModelConfig:
     g_skip: GSkip = "none"  # U-Net-style encoder->decoder connections in G (CUT's, SANTA's): none, add, concat
     g_mask: bool = False  # G predicts a mask m and returns m·G(x) + (1 - m)·x: unmasked pixels stay the input's
     g_mask_guide: int = 0  # with g_mask: guided-filter radius (px) that moves m's border onto the input's edges
+    g_mask_guide_train: bool = False  # filter the mask in training too (default: only when G translates)
     d_scales: int = 1  # PatchGANs at 1, 1/2, 1/4 ... resolution, GAN losses averaged (pix2pixHD); 1 = CUT's D
     d_spectral_norm: bool = False  # spectral normalisation of D's conv weights
     lambda_r1: float = 0.0  # γ of the R1 penalty γ/2·‖∇D(real)‖² (D = mean patch score); 0 = off
