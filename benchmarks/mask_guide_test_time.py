@@ -5,13 +5,15 @@
 Each checkpoint of a masked-G run on the synthetic demo task (``demo`` for the bundled model) translates the
 first ``--n`` testA scenes with its mask filtered at each radius (0: as trained; a checkpoint trained with
 model.g_mask_guide is filtered at the radius given here instead of its own), and prints shape_iou, gt_bg_l1,
-gt_l1, mode_accuracy and the share of inputs left untranslated. It answers whether the filter helps a G that
+gt_l1, mode_accuracy, the share of inputs left untranslated, and the time G takes to translate them against
+the first radius's (the best of 3 passes each, in the same run). It answers whether the filter helps a G that
 never saw it; docs/experiments/quality.md ("A sixth round") quotes it beside the runs trained with it.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -52,8 +54,18 @@ def figures(ckpt: str, radii: list[int], n: int) -> list[dict]:
     for radius in radii:
         with guide_radius(translator.G, radius) as G:
             scores, _ = ev.run(G)
-        rows.append({"radius": radius, **{k: scores[k] for k in FIGURES}})
+            seconds = min(_timed(ev, G) for _ in range(3))
+        rows.append({"radius": radius, **{k: scores[k] for k in FIGURES}, "seconds": seconds})
+    for row in rows:
+        row["time"] = row["seconds"] / rows[0]["seconds"]
     return rows
+
+
+@torch.no_grad()
+def _timed(ev: Evaluator, G: torch.nn.Module) -> float:
+    t0 = time.perf_counter()
+    ev.translate(G.eval())
+    return time.perf_counter() - t0
 
 
 def main(argv=None) -> int:
@@ -62,12 +74,13 @@ def main(argv=None) -> int:
     p.add_argument("--radius", type=int, nargs="+", default=[0, 6], help="filter radii in px (default 0 6)")
     p.add_argument("--n", type=int, default=64, help="testA scenes to score (default 64, the ablation's)")
     args = p.parse_args(argv)
-    print("| checkpoint | radius | " + " | ".join(FIGURES) + " |")
-    print("|---|---|" + "---|" * len(FIGURES))
+    print("| checkpoint | radius | " + " | ".join(FIGURES) + " | time to translate |")
+    print("|---|---|" + "---|" * (len(FIGURES) + 1))
     try:
         for ckpt in args.ckpt:
             for row in figures(ckpt, args.radius, args.n):
-                print(f"| {ckpt} | {row['radius']} | " + " | ".join(f"{row[k]:.4f}" for k in FIGURES) + " |")
+                print(f"| {ckpt} | {row['radius']} | " + " | ".join(f"{row[k]:.4f}" for k in FIGURES)
+                      + f" | {row['time']:.2f}x |")
     except TranslateError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

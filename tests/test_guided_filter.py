@@ -153,7 +153,7 @@ def test_test_time_script_filters_the_bundled_model_and_restores_its_radius(data
 
     script = load_benchmark("mask_guide_test_time")
     plain, guided = script.figures("demo", [0, 6], n=8)
-    assert (plain["radius"], guided["radius"]) == (0, 6)
+    assert (plain["radius"], guided["radius"]) == (0, 6) and plain["time"] == 1.0 and guided["time"] > 0
     assert plain["shape_iou"] != guided["shape_iou"] and plain["gt_bg_l1"] != guided["gt_bg_l1"]
     G = load_translator(resolve_checkpoint("demo")).G
     own = G.mask_guide

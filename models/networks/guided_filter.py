@@ -35,16 +35,15 @@ def guided_filter(guide: torch.Tensor, p: torch.Tensor, radius: int, eps: float 
         raise ValueError(f"expected a (B, 3, H, W) guide and a (B, 1, H, W) map, got {tuple(guide.shape)} "
                          f"and {tuple(p.shape)}")
     I, q = (guide.float() + 1.0) / 2.0, p.float()
-    mean_i, mean_p = box_mean(I, radius), box_mean(q, radius)
-    cov_ip = box_mean(I * q, radius) - mean_i * mean_p  # (B, 3, H, W)
     r, g, b = I.unbind(1)
+    products = torch.stack([r * r, r * g, r * b, g * g, g * b, b * b], dim=1)
+    means = box_mean(torch.cat([I, q, I * q, products], dim=1), radius)  # every window mean in one pass
+    mean_i, mean_p, mean_ip = means[:, 0:3], means[:, 3:4], means[:, 4:7]
+    cov_ip = mean_ip - mean_i * mean_p  # (B, 3, H, W)
     mr, mg, mb = mean_i.unbind(1)
-
-    def var(x, y, mx, my):
-        return box_mean((x * y)[:, None], radius)[:, 0] - mx * my
-
-    s_rr, s_rg, s_rb = var(r, r, mr, mr) + eps, var(r, g, mr, mg), var(r, b, mr, mb)
-    s_gg, s_gb, s_bb = var(g, g, mg, mg) + eps, var(g, b, mg, mb), var(b, b, mb, mb) + eps
+    e_rr, e_rg, e_rb, e_gg, e_gb, e_bb = means[:, 7:13].unbind(1)
+    s_rr, s_rg, s_rb = e_rr - mr * mr + eps, e_rg - mr * mg, e_rb - mr * mb
+    s_gg, s_gb, s_bb = e_gg - mg * mg + eps, e_gb - mg * mb, e_bb - mb * mb + eps
     # the symmetric covariance's inverse by cofactors: inv = [[A, B, C], [B, D, E], [C, E, F]] / det
     A, B, C = s_gg * s_bb - s_gb * s_gb, s_rb * s_gb - s_rg * s_bb, s_rg * s_gb - s_rb * s_gg
     D, E, F = s_rr * s_bb - s_rb * s_rb, s_rg * s_rb - s_rr * s_gb, s_rr * s_gg - s_rg * s_rg
@@ -53,5 +52,6 @@ def guided_filter(guide: torch.Tensor, p: torch.Tensor, radius: int, eps: float 
     a = torch.stack([A * c_r + B * c_g + C * c_b, B * c_r + D * c_g + E * c_b, C * c_r + E * c_g + F * c_b],
                     dim=1) / det[:, None]
     offset = mean_p - (a * mean_i).sum(1, keepdim=True)
-    out = (box_mean(a, radius) * I).sum(1, keepdim=True) + box_mean(offset, radius)
+    fit = box_mean(torch.cat([a, offset], dim=1), radius)  # each pixel averages the fits of its windows
+    out = (fit[:, :3] * I).sum(1, keepdim=True) + fit[:, 3:]
     return out.to(p.dtype)
