@@ -9,7 +9,7 @@ from translate.config import load_config
 from translate.config.checks import validate
 from translate.errors import ConfigError
 from translate.models.cut import build_model
-from translate.models.networks.generator import ResnetGenerator, content_and_mask
+from translate.models.networks.generator import ResnetGenerator
 from translate.models.networks.guided_filter import box_mean, guided_filter
 from translate.models.networks.santa_generator import SantaGenerator
 
@@ -72,23 +72,22 @@ def test_it_is_differentiable_keeps_the_maps_dtype_and_survives_a_radius_wider_t
 
 @pytest.mark.parametrize("kind", ["cut", "santa"])
 def test_a_guided_g_blends_by_the_filtered_mask(kind):
-    """With mask_guide the mask that blends (translation_mask, forward) is the raw mask filtered with the input as
-    guide and clipped to [0, 1]; without a mask the option is refused."""
+    """With mask_guide the mask that blends (translation_mask, forward) is the sigmoid of the mask's logit filtered
+    with the input as guide; without a mask the option is refused."""
     torch.manual_seed(0)
     make = ResnetGenerator if kind == "cut" else SantaGenerator
     G = make(ngf=8, n_blocks=2, mask=True, mask_guide=3).eval()
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        G.mask_guide = 0
-        raw = G.translation_mask(x)
-        G.mask_guide = 3
+        if kind == "cut":
+            logits = G._decode(G._run_encoder(x, (), stop_early=False)[0], None)
+        else:
+            logits = G.decode(G.encode_latent(x, {}), torch.ones(2), source=x, raw=True)
         m, y = G.translation_mask(x), G(x)
-        logits = G._decode(G._run_encoder(x, (), stop_early=False)[0], None) if kind == "cut" else None
-    torch.testing.assert_close(m, guided_filter(x, raw, 3).clamp(0, 1))
+    content, raw = torch.tanh(logits[:, :-1]), torch.sigmoid(logits[:, -1:])
+    torch.testing.assert_close(m, torch.sigmoid(guided_filter(x, logits[:, -1:], 3)))
     assert not torch.allclose(m, raw)
-    if logits is not None:
-        content, _ = content_and_mask(logits)
-        torch.testing.assert_close(y, m * content + (1 - m) * x)
+    torch.testing.assert_close(y, m * content + (1 - m) * x)
     with pytest.raises(ValueError, match="needs mask=True"):
         make(ngf=8, n_blocks=2, mask_guide=3)
 

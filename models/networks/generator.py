@@ -98,12 +98,12 @@ SKIPS = ("none", "add", "concat")  # model.g_skip: encoder -> decoder connection
 def content_and_mask(logits: torch.Tensor, x: torch.Tensor | None = None,
                      guide: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(tanh(content), m) from a masked G's output logits (B, C + 1, H, W): C content channels, then the mask's.
-    With ``guide`` > 0 (model.g_mask_guide) m is guided-filtered with radius ``guide`` px, the input ``x`` as guide,
-    and clipped to [0, 1]."""
-    content, m = torch.tanh(logits[:, :-1]), torch.sigmoid(logits[:, -1:])
+    With ``guide`` > 0 (model.g_mask_guide) the mask's logit is guided-filtered with radius ``guide`` px, the
+    input ``x`` as guide, before the sigmoid."""
+    content, logit = torch.tanh(logits[:, :-1]), logits[:, -1:]
     if guide:
-        m = guided_filter(x, m, guide).clamp(0.0, 1.0)
-    return content, m
+        logit = guided_filter(x, logit, guide)
+    return content, torch.sigmoid(logit)
 
 
 def masked_output(logits: torch.Tensor, x: torch.Tensor, guide: int = 0) -> torch.Tensor:
