@@ -25,8 +25,8 @@ same resolution, either added to the decoder's activation or concatenated with i
 One for clean backgrounds, off by default: ``mask`` (model.g_mask) gives the output conv one more channel, a
 mask m = sigmoid(logit), and G returns m·tanh(content) + (1 - m)·x, so what G leaves unmasked is the input
 itself (attention-guided translation: Mejjati et al., NeurIPS 2018; Tang et al., AttentionGAN, TNNLS 2021).
-With ``mask_guide`` (model.g_mask_guide) m is guided-filtered with the input as guide (guided_filter.py) when G
-translates (eval mode), and in training too with ``mask_guide_train`` (``blend_guide``).
+With ``mask_guide`` (model.g_mask_guide) m's logit is guided-filtered with the input as guide (guided_filter.py)
+when G translates (eval mode), and in training too with ``mask_guide_train`` (``blend_guide``).
 """
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ class ResnetGenerator(nn.Module):
         n_downsampling: int = 2,  # stride-2 stages before the trunk: 2 (reference) or 1 (trunk at half size)
         skip: str = "none",  # encoder -> decoder connections: none, add or concat (U-Net style)
         mask: bool = False,  # blend with the input by a predicted mask: m·G(x) + (1 - m)·x (needs in_ch == out_ch)
-        mask_guide: int = 0,  # with mask: guided-filter radius (px) that snaps m to the input's edges; 0 = off
+        mask_guide: int = 0,  # with mask: guided-filter radius (px) that snaps m's logit to the input's edges; 0 = off
         mask_guide_train: bool = False,  # filter the mask in training too, not only when translating
     ) -> None:
         super().__init__()

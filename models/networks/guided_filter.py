@@ -10,8 +10,8 @@ image as guide, so the mask's border moves onto the objects' outlines (the deep 
 CVPR 2018, does this to a network's low-resolution output). Filtering the logit rather than the mask keeps the
 mask open on objects whose colour is close to the background's (filtering the mask itself left them half open,
 their texture faded: one seed, shape 0.838 against 0.864 at radius 6). The filter has no parameters and is
-differentiable (model.g_mask_guide_train). The colour guide's 3×3 covariance is inverted in closed form (no ``linalg.solve``: the filter exports to
-ONNX) and in float32 whatever the autocast dtype.
+differentiable (model.g_mask_guide_train). The colour guide's 3×3 covariance is inverted in closed form (no
+``linalg.solve``: the filter exports to ONNX) and in float32 whatever the autocast dtype.
 """
 from __future__ import annotations
 
