@@ -104,7 +104,8 @@ def validate(cfg: Config) -> None:
         if _get(cfg, dotted) < 0:
             raise ConfigError(f"{dotted}: expected zero or more, got {_get(cfg, dotted)!r}")
     if cfg.data.crop_size > cfg.data.load_size and cfg.data.preprocess in ("resize_and_crop", "scale_width_and_crop"):
-        raise ConfigError(f"data.crop_size ({cfg.data.crop_size}) must not exceed data.load_size ({cfg.data.load_size})")
+        raise ConfigError(f"data.crop_size ({cfg.data.crop_size}) must not exceed data.load_size "
+                          f"({cfg.data.load_size})")
     _check_one_models_options(cfg)
     if cfg.model.n_downsampling not in (1, 2):
         raise ConfigError(f"model.n_downsampling: expected 1 or 2, got {cfg.model.n_downsampling!r}")
