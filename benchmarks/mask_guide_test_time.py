@@ -1,6 +1,6 @@
 """A masked G's figures with its mask guided-filtered at test time only (model.g_mask_guide), radius by radius.
 
-    python benchmarks/mask_guide_test_time.py runs/edge/sd_late750_s?/ckpt/latest.pt --radius 0 6
+    python benchmarks/mask_guide_test_time.py runs/edge/sd_late750_s?/ckpt/latest.pt --radius 0 8
 
 Each checkpoint of a masked-G run on the synthetic demo task (``demo`` for the bundled model) translates the
 first ``--n`` testA scenes with its mask filtered at each radius (0: as trained; a checkpoint trained with
@@ -93,7 +93,7 @@ def _timed(ev: Evaluator, G: torch.nn.Module) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("ckpt", nargs="+", help="checkpoints (.pt, or demo) of masked-G runs on the demo task")
-    p.add_argument("--radius", type=int, nargs="+", default=[0, 6], help="filter radii in px (default 0 6)")
+    p.add_argument("--radius", type=int, nargs="+", default=[0, 8], help="filter radii in px (default 0 8, santa_demo's)")
     p.add_argument("--n", type=int, default=64, help="testA scenes to score (default 64, the ablation's)")
     p.add_argument("--grid", type=Path, help="also draw the first checkpoint's scenes at the first and last radius")
     args = p.parse_args(argv)
