@@ -93,7 +93,8 @@ def _timed(ev: Evaluator, G: torch.nn.Module) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("ckpt", nargs="+", help="checkpoints (.pt, or demo) of masked-G runs on the demo task")
-    p.add_argument("--radius", type=int, nargs="+", default=[0, 8], help="filter radii in px (default 0 8, santa_demo's)")
+    p.add_argument("--radius", type=int, nargs="+", default=[0, 8],
+                   help="filter radii in px (default 0 8, santa_demo's)")
     p.add_argument("--n", type=int, default=64, help="testA scenes to score (default 64, the ablation's)")
     p.add_argument("--grid", type=Path, help="also draw the first checkpoint's scenes at the first and last radius")
     args = p.parse_args(argv)
