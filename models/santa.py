@@ -76,6 +76,7 @@ class SantaModel(CUTModel):
         blended = masked_output(logits, sources, blend_guide(self.G)).split(n)
         # Computed again rather than shared with the blend: sharing changes the gradients' rounding, and the runs of
         # docs/experiments/quality.md's fourth round (the bundled model among them) would no longer repeat exactly.
+        # (With model.g_mask_guide_train the guided filter runs twice here too: an option that lost, left as run.)
         content, m = content_and_mask(logits, sources, blend_guide(self.G))
         content = content.split(n)
         # The images the rec and idt terms compare (model.santa.l1_on); fake_b is always the blended translation.

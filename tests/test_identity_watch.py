@@ -37,3 +37,31 @@ def test_working_runs_and_short_dips_stay_silent(caplog):
         for ctx.step in range(1, 1500):
             silent.after_step(ctx, {"E/gap": 0.0})  # a stage that logs no G/change (CoopInit's)
     assert not caplog.records
+
+
+def test_replay_script_applies_the_hook_to_a_runs_log(tmp_path, capsys):
+    """benchmarks/identity_watch_replay.py: a logged run at the identity from step 25 is warned of at step 450
+    (judged from step 151, patience 300); one that dipped for 175 steps and recovered is not; the result JSON
+    beside a folder says whether it ended as the identity."""
+    import json
+
+    from benchmark_scripts import load_benchmark
+
+    script = load_benchmark("identity_watch_replay")
+
+    def run(name, change_at, source_share):
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = [{"step": s, "G/change": change_at(s), "G/gan": 1.0} for s in range(25, 1501, 25)]
+        (folder / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (tmp_path / f"{name}.json").write_text(json.dumps({"runs": [{"source_share": source_share}]}))
+        return folder
+
+    shut = run("shut", lambda s: 0.0002, 1.0)
+    dip = run("dip", lambda s: 0.0005 if 200 < s <= 375 else 0.04, 0.0)
+    assert script.replay(shut) == {"steps": 1500, "warned_at": 450, "longest_low": 1350, "identity": True}
+    assert script.replay(dip) == {"steps": 1500, "warned_at": None, "longest_low": 175, "identity": False}
+    assert script.main([str(shut), str(dip)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == ("identity runs 1, of them warned of 1; "
+                                                         "other runs warned of 0")
+    assert script.main([str(tmp_path / "missing")]) == 2

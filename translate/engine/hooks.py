@@ -60,10 +60,11 @@ class IdentityWatchHook(Hook):
     first tenth.
 
     A masked G (model.g_mask) whose mask shut does exactly this. On the demo task (docs/experiments/quality.md,
-    "A fourth round" and "A fifth round") 10 runs ended as the identity, each below 0.001 from step 300 or
+    "A fourth round" to "A sixth round") 10 runs ended as the identity, each below 0.001 from step 300 or
     earlier (one from step 775) to the end; of the runs that did not, one stayed below 0.001 for 175 steps
-    (steps 200-375) and recovered, the others for at most 50. A tenth of the run (150 steps) as patience flagged
-    that one; a fifth flags the 10 and none of the others. An unmasked G that leaves animals in their source coat
+    (steps 200-375) and recovered, the others for at most 25. A tenth of the run (150 steps) as patience flagged
+    that one; a fifth flags the 10 and none of the others (benchmarks/identity_watch_replay.py replays this on
+    the runs' logs). An unmasked G that leaves animals in their source coat
     still repaints every pixel (about 0.15), so this stays silent there.
     """
 
